@@ -1,0 +1,27 @@
+"""Keeping a socket's session alive without reconnecting."""
+
+from pydantic import BaseModel, Field
+
+from models import access_tokens
+from models.errors import AppError
+from server.events import Payload, event
+
+
+class RefreshPayload(Payload):
+    accessToken: str = Field(min_length=1, max_length=4096)
+
+
+class RefreshResult(BaseModel):
+    userId: str
+    role: str
+    expiresAt: str
+
+
+@event("auth:refresh", payload=RefreshPayload, result=RefreshResult)
+async def refresh(ctx, payload: RefreshPayload) -> dict:
+    """Adopt a fresh access token (from `POST /api/auth/refresh`) before the current one expires, so the socket is not sent `session:expired`. The token must belong to the same user."""
+    claims = access_tokens.verify(payload.accessToken, secret=ctx.services.accounts.policy.jwt_secret)
+    if claims.user_id != ctx.user_id:
+        raise AppError("forbidden", "That token belongs to another user.")
+    await ctx.renew(claims)
+    return {"userId": claims.user_id, "role": claims.role, "expiresAt": claims.expires_at.isoformat()}

@@ -1,0 +1,1 @@
+"""The domain: documents, indexes, invariants and the operations that change them."""

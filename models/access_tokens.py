@@ -1,0 +1,37 @@
+"""Short-lived JWT access tokens (HS256) carrying the user id and role."""
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import jwt
+
+from models.errors import AppError
+
+ALGORITHM = "HS256"
+
+
+@dataclass(frozen=True, slots=True)
+class Claims:
+    user_id: str
+    role: str
+    expires_at: datetime
+
+
+def issue(user_id: str, role: str, *, secret: str, ttl_seconds: int) -> str:
+    now = datetime.now(UTC)
+    payload = {"sub": user_id, "role": role, "iat": now, "exp": now + timedelta(seconds=ttl_seconds), "typ": "access"}
+    return jwt.encode(payload, secret, algorithm=ALGORITHM)
+
+
+def verify(token: object, *, secret: str) -> Claims:
+    if not isinstance(token, str) or not token:
+        raise AppError("unauthorized", "An access token is required.")
+    try:
+        payload = jwt.decode(token, secret, algorithms=[ALGORITHM], options={"require": ["sub", "role", "exp"]})
+    except jwt.ExpiredSignatureError:
+        raise AppError("unauthorized", "The access token has expired.") from None
+    except jwt.InvalidTokenError:
+        raise AppError("unauthorized", "The access token is not valid.") from None
+    if payload.get("typ") != "access":
+        raise AppError("unauthorized", "The access token is not valid.")
+    return Claims(payload["sub"], payload["role"], datetime.fromtimestamp(payload["exp"], UTC))

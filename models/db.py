@@ -1,0 +1,71 @@
+"""The application's handle on MongoDB and the one way to change it: `transaction`."""
+
+import asyncio
+import contextlib
+import random
+from collections.abc import Awaitable, Callable
+
+from pymongo import AsyncMongoClient
+from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import OperationFailure
+
+UNLABELLED_CONFLICT_RETRIES = 8
+BACKOFF_BASE_SECONDS = 0.005
+BACKOFF_MAX_SECONDS = 0.25
+
+
+def is_unlabelled_write_conflict(error: OperationFailure) -> bool:
+    """The embedded engine reports commit-time conflicts without `TransientTransactionError`."""
+    return error.code == 112 or "write conflict" in str(error).lower()
+
+
+class Database:
+    """Collections plus `transaction`, which every write goes through.
+
+    Against the embedded engine (`serialize_writes=True`) every write holds one
+    in-process lock: that engine detects conflicts per collection at commit time
+    and a losing commit can still overwrite concurrent writes, so concurrent
+    writers must never meet. Against a replica set writers run concurrently and
+    conflicts are retried.
+    """
+
+    def __init__(self, client: AsyncMongoClient, name: str, *, serialize_writes: bool) -> None:
+        self.client = client
+        self.mongo: AsyncDatabase = client[name]
+        self._write_gate = asyncio.Lock() if serialize_writes else None
+        self.write_count = 0
+
+    def __getitem__(self, collection: str):
+        return self.mongo[collection]
+
+    @contextlib.asynccontextmanager
+    async def exclusive(self):
+        """Hold off every writer (embedded mode), e.g. to take a consistent snapshot."""
+        if self._write_gate is None:
+            yield
+            return
+        async with self._write_gate:
+            yield
+
+    async def transaction[T](self, work: Callable[[AsyncClientSession], Awaitable[T]]) -> T:
+        """Run `work(session)` in one multi-document transaction, retrying conflicts.
+
+        PyMongo's `with_transaction` retries labelled transient errors and unknown
+        commit results with jittered backoff; the loop here adds the unlabelled
+        conflicts of the embedded engine. `work` must be safe to run again.
+        """
+        attempt = 0
+        while True:
+            try:
+                async with self.exclusive():
+                    async with self.client.start_session() as session:
+                        result = await session.with_transaction(work)
+                    self.write_count += 1
+                    return result
+            except OperationFailure as error:
+                if attempt == UNLABELLED_CONFLICT_RETRIES or not is_unlabelled_write_conflict(error):
+                    raise
+            backoff = min(BACKOFF_BASE_SECONDS * 2**attempt, BACKOFF_MAX_SECONDS)
+            await asyncio.sleep(random.uniform(0, backoff))
+            attempt += 1

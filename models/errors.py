@@ -1,0 +1,40 @@
+"""The error vocabulary shared by HTTP and Socket.IO: one code, one status, one meaning."""
+
+from typing import Any
+
+ERROR_CODES: dict[str, tuple[int, str]] = {
+    "invalid_request": (400, "The payload is not an object or fails its schema; `details.fields` says which fields and why."),
+    "unknown_event": (400, "No event of that name exists."),
+    "unauthorized": (401, "No valid access token (socket connection refused, or HTTP `Authorization` missing or bad)."),
+    "invalid_credentials": (401, "Email or password is wrong (the two are not told apart)."),
+    "invalid_token": (401, "The refresh token is unknown, expired, revoked or already used (reuse revokes its whole family)."),
+    "forbidden": (403, "The caller's role or relation to the object does not allow this."),
+    "not_found": (404, "The object does not exist (or the caller may not know it exists)."),
+    "email_taken": (409, "An account with that email (compared case-insensitively) exists."),
+    "rate_limited": (429, "Too many attempts; `details.retryAfter` says how many seconds to wait."),
+    "not_ready": (503, "A dependency (MongoDB, Redis) is unreachable; `details.checks` says which (`GET /readyz` only)."),
+    "internal": (500, "An unexpected failure; `details.errorId` matches the server's log line."),
+}
+
+
+class AppError(Exception):
+    """A failure the client is told about, as `{"code", "message", "details"}`."""
+
+    def __init__(self, code: str, message: str, details: dict[str, Any] | None = None) -> None:
+        if code not in ERROR_CODES:
+            raise ValueError(f"unregistered error code {code!r}")
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.details = details or {}
+
+    @property
+    def status(self) -> int:
+        return ERROR_CODES[self.code][0]
+
+    def envelope(self) -> dict[str, Any]:
+        return {"ok": False, "error": {"code": self.code, "message": self.message, "details": self.details}}
+
+
+def ok(data: Any) -> dict[str, Any]:
+    return {"ok": True, "data": data}

@@ -1,0 +1,10 @@
+"""Every index the domain relies on, created at start-up (idempotent)."""
+
+from models import login_limits, refresh_tokens, users
+from models.db import Database
+
+
+async def ensure_all(db: Database, *, login_failure_window_seconds: int) -> None:
+    await users.ensure_indexes(db)
+    await refresh_tokens.ensure_indexes(db)
+    await login_limits.ensure_indexes(db, login_failure_window_seconds)

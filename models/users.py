@@ -1,0 +1,91 @@
+"""User documents: identity, role and public profile."""
+
+from typing import Any
+
+from bson import ObjectId
+from bson.errors import InvalidId
+from pymongo import ReturnDocument
+from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.errors import DuplicateKeyError
+
+from models import clock
+from models.db import Database
+from models.errors import AppError
+
+COLLECTION = "users"
+ROLES = ("customer", "contractor", "admin")
+
+
+def email_key(email: str) -> str:
+    """Emails are unique case-insensitively; this is the form the unique index holds."""
+    return email.strip().lower()
+
+
+def public(user: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": str(user["_id"]),
+        "name": user["name"],
+        "email": user["email"],
+        "role": user["role"],
+        "bio": user.get("bio", ""),
+        "skills": user.get("skills", []),
+        "createdAt": user["createdAt"].isoformat(),
+    }
+
+
+async def ensure_indexes(db: Database) -> None:
+    await db[COLLECTION].create_index("emailKey", unique=True)
+
+
+async def insert(db: Database, session: AsyncClientSession, *, name: str, email: str, password_hash: bytes, role: str) -> dict[str, Any]:
+    user = {
+        "_id": ObjectId(),
+        "name": name,
+        "email": email.strip(),
+        "emailKey": email_key(email),
+        "passwordHash": password_hash,
+        "role": role,
+        "bio": "",
+        "skills": [],
+        "createdAt": clock.now(),
+    }
+    try:
+        await db[COLLECTION].insert_one(user, session=session)
+    except DuplicateKeyError:
+        raise AppError("email_taken", "An account with this email already exists.") from None
+    return user
+
+
+async def find_by_email(db: Database, email: str, session: AsyncClientSession | None = None) -> dict[str, Any] | None:
+    return await db[COLLECTION].find_one({"emailKey": email_key(email)}, session=session)
+
+
+async def get(db: Database, user_id: str) -> dict[str, Any]:
+    user = await db[COLLECTION].find_one({"_id": _object_id(user_id)})
+    if user is None:
+        raise AppError("not_found", "No such user.")
+    return user
+
+
+async def update_profile(db: Database, user_id: str, changes: dict[str, Any]) -> dict[str, Any]:
+    """Skills are kept as a set in the order given, so a profile never lists one twice."""
+    if "skills" in changes:
+        changes = changes | {"skills": list(dict.fromkeys(changes["skills"]))}
+
+    async def work(session: AsyncClientSession) -> dict[str, Any] | None:
+        return await db[COLLECTION].find_one_and_update(
+            {"_id": _object_id(user_id)}, {"$set": changes},
+            return_document=ReturnDocument.AFTER, session=session,
+        )
+
+    user = await db.transaction(work) if changes else await db[COLLECTION].find_one({"_id": _object_id(user_id)})
+    if user is None:
+        raise AppError("not_found", "No such user.")
+    return user
+
+
+def _object_id(user_id: str) -> ObjectId:
+    try:
+        return ObjectId(user_id)
+    except (InvalidId, TypeError):
+        raise AppError("not_found", "No such user.") from None

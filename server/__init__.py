@@ -1,0 +1,1 @@
+"""The realtime marketplace server: aiohttp + Socket.IO over MongoDB."""

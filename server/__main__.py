@@ -1,0 +1,64 @@
+"""`python -m server [serve | create-admin EMAIL PASSWORD [--name NAME] | protocol-doc]`."""
+
+import argparse
+import asyncio
+import sys
+
+from aiohttp import web
+
+from server import logs
+from server.config import Settings
+
+
+def serve(settings: Settings) -> None:
+    from server.app import create_app
+
+    web.run_app(
+        create_app(settings), host=settings.host, port=settings.port, print=None,
+        shutdown_timeout=settings.shutdown_timeout_seconds, access_log=None,
+    )
+
+
+async def create_admin(settings: Settings, email: str, password: str, name: str | None) -> None:
+    from models import users
+    from models.accounts import Accounts
+    from server.app import auth_policy
+    from server.database import open_database
+
+    async with open_database(settings) as db:
+        admin = await Accounts(db, auth_policy(settings)).create_admin(email=email, password=password, name=name)
+    print(f"admin ready: {users.public(admin)['email']} ({admin['_id']})")
+
+
+def protocol_doc() -> None:
+    from server.protocol_doc import render_into
+
+    render_into("docs/protocol.md")
+    print("docs/protocol.md updated")
+
+
+def main(argv: list[str]) -> None:
+    parser = argparse.ArgumentParser(prog="python -m server")
+    commands = parser.add_subparsers(dest="command")
+    commands.add_parser("serve", help="run the HTTP + Socket.IO server (the default)")
+    admin = commands.add_parser("create-admin", help="create an admin, or promote an existing account")
+    admin.add_argument("email")
+    admin.add_argument("password")
+    admin.add_argument("--name")
+    commands.add_parser("protocol-doc", help="regenerate the event tables in docs/protocol.md")
+    args = parser.parse_args(argv)
+
+    settings = Settings()
+    logs.configure(settings.log_level)
+    if args.command == "create-admin":
+        if len(args.password) < 8:
+            parser.error("the password must be at least 8 characters")
+        asyncio.run(create_admin(settings, args.email, args.password, args.name))
+    elif args.command == "protocol-doc":
+        protocol_doc()
+    else:
+        serve(settings)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,33 @@
+"""Runtime settings, read once from the environment (12-factor style)."""
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Every knob the server has; the README lists them with their defaults."""
+
+    model_config = SettingsConfigDict(env_prefix="", case_sensitive=False, extra="ignore")
+
+    host: str = "0.0.0.0"
+    port: int = 8080
+    mongodb_uri: str | None = None
+    mongodb_db: str = "marketplace"
+    redis_url: str | None = None
+    data_dir: Path = Path("./data")
+    snapshot_interval_seconds: float = Field(default=30.0, gt=0)
+    jwt_secret: str | None = None
+    access_token_ttl_seconds: int = Field(default=900, gt=0)
+    refresh_token_ttl_seconds: int = Field(default=30 * 24 * 3600, gt=0)
+    bcrypt_rounds: int = Field(default=12, ge=4, le=31)
+    login_max_failures: int = Field(default=5, ge=1)
+    login_max_failures_per_ip: int = Field(default=50, ge=1)
+    login_failure_window_seconds: int = Field(default=15 * 60, gt=0)
+    log_level: str = "INFO"
+    shutdown_timeout_seconds: float = 10.0
+
+    @property
+    def embedded_db(self) -> bool:
+        return not self.mongodb_uri

@@ -1,0 +1,67 @@
+"""The event registry: every client→server event with its schema, roles and handler.
+
+It is the single source for dispatch and for `docs/protocol.md`: the handlers in
+`handlers/` register themselves here with `@event(...)`, and server-pushed events
+are declared with `push(...)` next to the code that emits them.
+"""
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+ALL_ROLES = frozenset({"customer", "contractor", "admin"})
+
+
+class Payload(BaseModel):
+    """Base of every event payload: unknown fields are refused, so typos surface."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class NoPayload(Payload):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    name: str
+    handler: Callable[..., Awaitable[Any]]
+    payload: type[BaseModel]
+    result: type[BaseModel]
+    roles: frozenset[str]
+
+    @property
+    def summary(self) -> str:
+        return (self.handler.__doc__ or "").strip()
+
+
+@dataclass(frozen=True, slots=True)
+class Push:
+    name: str
+    payload: type[BaseModel]
+    summary: str
+
+
+@dataclass(slots=True)
+class Registry:
+    events: dict[str, Event] = field(default_factory=dict)
+    pushes: dict[str, Push] = field(default_factory=dict)
+
+    def event(self, name: str, *, payload: type[BaseModel] = NoPayload, result: type[BaseModel], roles: frozenset[str] = ALL_ROLES):
+        def register(handler):
+            if name in self.events:
+                raise ValueError(f"event {name!r} registered twice")
+            self.events[name] = Event(name, handler, payload, result, frozenset(roles))
+            return handler
+        return register
+
+    def push(self, name: str, payload: type[BaseModel], summary: str) -> str:
+        self.pushes[name] = Push(name, payload, summary)
+        return name
+
+
+registry = Registry()
+event = registry.event
+push = registry.push

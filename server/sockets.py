@@ -1,0 +1,159 @@
+"""Socket.IO wiring: token-checked connections, session expiry, and event dispatch."""
+
+import asyncio
+import logging
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import socketio
+from pydantic import ValidationError
+
+from models import access_tokens
+from models.access_tokens import Claims
+from models.errors import AppError, ok
+from server.events import NoPayload, Registry, push
+from server.services import Services
+from server.validation import invalid_request
+
+log = logging.getLogger("server.events")
+
+SESSION_EXPIRED = push("session:expired", NoPayload, "The access token ran out; the server disconnects right after. Reconnect with a fresh token.")
+
+
+@dataclass(slots=True)
+class Connection:
+    """One authenticated socket: who it is and when its token runs out."""
+
+    sid: str
+    claims: Claims
+    expiry: asyncio.TimerHandle | None = None
+
+    @property
+    def user_id(self) -> str:
+        return self.claims.user_id
+
+    @property
+    def role(self) -> str:
+        return self.claims.role
+
+
+@dataclass(slots=True)
+class EventContext:
+    """What a handler knows about the call: the caller's connection and the services."""
+
+    connection: Connection
+    gateway: "SocketGateway"
+
+    @property
+    def services(self) -> Services:
+        return self.gateway.services
+
+    async def renew(self, claims: Claims) -> None:
+        await self.gateway.renew(self.connection, claims)
+
+    @property
+    def user_id(self) -> str:
+        return self.connection.user_id
+
+    @property
+    def role(self) -> str:
+        return self.connection.role
+
+
+@dataclass(slots=True)
+class SocketGateway:
+    """Owns the live connections and routes every event through the registry."""
+
+    sio: socketio.AsyncServer
+    registry: Registry
+    services: Services
+    connections: dict[str, Connection] = field(default_factory=dict)
+    in_flight: set[asyncio.Task] = field(default_factory=set)
+
+    def install(self) -> None:
+        self.sio.on("connect", self.on_connect)
+        self.sio.on("disconnect", self.on_disconnect)
+        self.sio.on("*", self.dispatch)
+
+    async def on_connect(self, sid: str, environ: dict, auth: Any) -> None:
+        token = auth.get("token") if isinstance(auth, dict) else None
+        try:
+            claims = access_tokens.verify(token, secret=self.services.accounts.policy.jwt_secret)
+        except AppError:
+            raise socketio.exceptions.ConnectionRefusedError("unauthorized") from None
+        connection = Connection(sid, claims)
+        self.connections[sid] = connection
+        await self.renew(connection, claims)
+
+    async def on_disconnect(self, sid: str, reason: str) -> None:
+        connection = self.connections.pop(sid, None)
+        if connection and connection.expiry:
+            connection.expiry.cancel()
+
+    async def renew(self, connection: Connection, claims: Claims) -> None:
+        """Adopt a (fresh) token: rooms follow its role, the expiry timer its lifetime."""
+        connection.claims = claims
+        await self.sio.enter_room(connection.sid, f"user:{claims.user_id}")
+        if claims.role == "admin":
+            await self.sio.enter_room(connection.sid, "admins")
+        if connection.expiry:
+            connection.expiry.cancel()
+        delay = (claims.expires_at - datetime.now(UTC)).total_seconds()
+        connection.expiry = asyncio.get_running_loop().call_later(
+            max(delay, 0), lambda: asyncio.ensure_future(self.expire(connection.sid)),
+        )
+
+    async def expire(self, sid: str) -> None:
+        await self.sio.emit(SESSION_EXPIRED, {}, to=sid)
+        await self.sio.disconnect(sid)
+
+    async def dispatch(self, name: str, sid: str, *args: Any) -> dict[str, Any]:
+        """Every client event lands here; the ack is always an envelope, never an exception."""
+        started = time.perf_counter()
+        task = asyncio.current_task()
+        self.in_flight.add(task)
+        connection = self.connections.get(sid)
+        error_id = None
+        try:
+            result = ok(await self._run(name, connection, args))
+        except AppError as error:
+            result = error.envelope()
+        except Exception:
+            error_id = uuid.uuid4().hex[:12]
+            log.exception("event failed", extra={"event": name, "userId": connection and connection.user_id, "errorId": error_id})
+            result = AppError("internal", "Something went wrong on our side.", {"errorId": error_id}).envelope()
+        finally:
+            self.in_flight.discard(task)
+        if log.isEnabledFor(logging.INFO):
+            log.info("event", extra={
+                "event": name, "userId": connection and connection.user_id,
+                "ok": result["ok"], "code": None if result["ok"] else result["error"]["code"],
+                "durationMs": round((time.perf_counter() - started) * 1000, 2), "errorId": error_id,
+            })
+        return result
+
+    async def _run(self, name: str, connection: Connection | None, args: tuple) -> Any:
+        if connection is None:
+            raise AppError("unauthorized", "The socket is not authenticated.")
+        spec = self.registry.events.get(name)
+        if spec is None:
+            raise AppError("unknown_event", f"There is no event named {name!r}.")
+        if connection.role not in spec.roles:
+            raise AppError("forbidden", "Your role may not do this.")
+        if len(args) > 1 or (args and not isinstance(args[0], dict) and args[0] is not None):
+            raise AppError("invalid_request", "The payload must be one JSON object.", {"fields": []})
+        try:
+            payload = spec.payload.model_validate(args[0] if args and args[0] is not None else {})
+        except ValidationError as error:
+            raise invalid_request(error) from None
+        return await spec.handler(EventContext(connection, self), payload)
+
+    async def drain(self, timeout: float) -> None:
+        """Let in-flight handlers finish (bounded), then close every socket."""
+        if self.in_flight:
+            await asyncio.wait(set(self.in_flight), timeout=timeout)
+        for sid in list(self.connections):
+            await self.sio.disconnect(sid)

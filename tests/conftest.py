@@ -1,0 +1,78 @@
+"""Shared fixtures: one embedded-mode server for most tests, Redis, and client helpers."""
+
+import os
+import shutil
+import subprocess
+import time
+import uuid
+
+import aiohttp
+import pytest
+import redis
+import socketio
+
+from tests.servers import ServerProcess, free_port
+
+
+@pytest.fixture(scope="session")
+def server():
+    """Shared by tests that only add their own users; tests that restart or reconfigure start their own."""
+    process = ServerProcess().start()
+    yield process
+    process.remove()
+
+
+@pytest.fixture(scope="session")
+def redis_url():
+    """`REDIS_URL`, else the machine's 127.0.0.1:6379, else a `redis-server` started for the session."""
+    candidates = [os.environ.get("REDIS_URL"), "redis://127.0.0.1:6379/0"]
+    for url in filter(None, candidates):
+        try:
+            redis.Redis.from_url(url, socket_connect_timeout=1).ping()
+            yield url
+            return
+        except redis.ConnectionError:
+            continue
+    binary = shutil.which("redis-server")
+    if binary is None:
+        pytest.fail("no Redis reachable and no redis-server to start: install redis-server")
+    port = free_port()
+    process = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+    url = f"redis://127.0.0.1:{port}/0"
+    for _ in range(50):
+        try:
+            redis.Redis.from_url(url).ping()
+            break
+        except redis.ConnectionError:
+            time.sleep(0.1)
+    yield url
+    process.terminate()
+    process.wait()
+
+
+def unique_email(prefix: str = "user") -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:10]}@example.com"
+
+
+async def post(base: str, path: str, body) -> tuple[int, dict]:
+    async with aiohttp.ClientSession() as http:
+        async with http.post(base + path, json=body) as response:
+            return response.status, await response.json()
+
+
+async def register(base: str, role: str = "customer", **fields) -> dict:
+    body = {"name": "Test User", "email": unique_email(role), "password": "correct horse", "role": role} | fields
+    status, answer = await post(base, "/api/auth/register", body)
+    assert status == 201, answer
+    return answer["data"] | {"password": body["password"]}
+
+
+async def connect(base: str, token: str | None) -> socketio.AsyncClient:
+    client = socketio.AsyncClient(reconnection=False)
+    await client.connect(base, auth={"token": token} if token else None, transports=["websocket"], wait_timeout=5)
+    return client
+
+
+async def call(client: socketio.AsyncClient, event: str, data=None) -> dict:
+    """Emit with an ack; `None` sends no payload, a tuple sends several arguments."""
+    return await client.call(event, data, timeout=10)

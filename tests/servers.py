@@ -1,0 +1,74 @@
+"""Real server processes for the tests: `python -m server` on a free loopback port."""
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+JWT_SECRET = "test-secret-that-is-long-enough-for-hs256-0123456789"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@dataclass
+class ServerProcess:
+    """One server; `start`/`stop` may be called again to test restarts."""
+
+    env: dict[str, str] = field(default_factory=dict)
+    data_dir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="server-data-")))
+    port: int = field(default_factory=free_port)
+    database: str = field(default_factory=lambda: f"test_{uuid.uuid4().hex[:12]}")
+    process: subprocess.Popen | None = None
+    log_path: Path | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> "ServerProcess":
+        inherited = {name: value for name, value in os.environ.items() if name != "REDIS_URL"}
+        env = inherited | {
+            "HOST": "127.0.0.1", "PORT": str(self.port), "DATA_DIR": str(self.data_dir),
+            "JWT_SECRET": JWT_SECRET, "BCRYPT_ROUNDS": "4", "LOG_LEVEL": "INFO", "MONGODB_DB": self.database,
+        } | self.env
+        self.log_path = self.data_dir / "server.log"
+        with open(self.log_path, "ab") as log:
+            self.process = subprocess.Popen([sys.executable, "-m", "server"], cwd=ROOT, env=env, stdout=log, stderr=log)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"server exited: {self.log_path.read_text()[-2000:]}")
+            try:
+                if requests.get(f"{self.url}/readyz", timeout=1).status_code == 200:
+                    return self
+            except requests.ConnectionError:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError(f"server did not become ready: {self.log_path.read_text()[-2000:]}")
+
+    def stop(self, sig: int = signal.SIGTERM) -> int:
+        self.process.send_signal(sig)
+        return self.process.wait(timeout=30)
+
+    def run_cli(self, *args: str) -> subprocess.CompletedProcess:
+        env = os.environ | {"DATA_DIR": str(self.data_dir), "JWT_SECRET": JWT_SECRET, "BCRYPT_ROUNDS": "4", "MONGODB_DB": self.database} | self.env
+        return subprocess.run([sys.executable, "-m", "server", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+
+    def remove(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.stop()
+        shutil.rmtree(self.data_dir, ignore_errors=True)

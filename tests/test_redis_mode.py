@@ -1,0 +1,39 @@
+"""Redis mode: pushes reach a user's sockets held by another server process."""
+
+import asyncio
+
+import aiohttp
+
+import pytest
+
+from tests.conftest import call, connect, register
+from tests.servers import ServerProcess
+
+
+@pytest.fixture(scope="module")
+def two_servers(redis_url):
+    """Two processes sharing Redis and the JWT secret; each has its own embedded database."""
+    servers = [ServerProcess(env={"REDIS_URL": redis_url}).start() for _ in range(2)]
+    yield servers
+    for process in servers:
+        process.remove()
+
+
+async def test_pushes_fan_out_across_processes(two_servers):
+    first, second = two_servers
+    account = await register(first.url)
+    on_first = await connect(first.url, account["accessToken"])
+    on_second = await connect(second.url, account["accessToken"])
+    received = asyncio.get_running_loop().create_future()
+    on_second.on("me:updated", received.set_result)
+    answer = await call(on_first, "me:update", {"name": "Everywhere"})
+    assert answer["ok"] is True
+    assert (await asyncio.wait_for(received, 5)) == answer["data"]
+    await on_first.disconnect()
+    await on_second.disconnect()
+
+
+async def test_readyz_reports_redis(two_servers):
+    async with aiohttp.ClientSession() as http:
+        async with http.get(two_servers[0].url + "/readyz") as response:
+            assert (await response.json())["data"]["checks"] == {"mongodb": True, "redis": True}
