@@ -6,13 +6,16 @@ import sys
 
 from aiohttp import web
 
+from models import users
+from models.accounts import Accounts
 from server import logs
+from server.app import auth_policy, create_app
 from server.config import Settings
+from server.database import open_database
+from server.protocol_doc import render_into
 
 
 def serve(settings: Settings) -> None:
-    from server.app import create_app
-
     web.run_app(
         create_app(settings), host=settings.host, port=settings.port, print=None,
         shutdown_timeout=settings.shutdown_timeout_seconds, access_log=None,
@@ -20,19 +23,12 @@ def serve(settings: Settings) -> None:
 
 
 async def create_admin(settings: Settings, email: str, password: str, name: str | None) -> None:
-    from models import users
-    from models.accounts import Accounts
-    from server.app import auth_policy
-    from server.database import open_database
-
     async with open_database(settings) as db:
         admin = await Accounts(db, auth_policy(settings)).create_admin(email=email, password=password, name=name)
     print(f"admin ready: {users.public(admin)['email']} ({admin['_id']})")
 
 
 def protocol_doc() -> None:
-    from server.protocol_doc import render_into
-
     render_into("docs/protocol.md")
     print("docs/protocol.md updated")
 

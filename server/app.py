@@ -3,6 +3,7 @@
 import logging
 from collections.abc import AsyncIterator
 
+import redis.asyncio as aioredis
 import socketio
 from aiohttp import web
 
@@ -49,13 +50,18 @@ def create_app(settings: Settings) -> web.Application:
     sio.attach(app)
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
-        async with open_database(settings) as db:
-            services = Services(settings, db, Accounts(db, auth_policy(settings)), sio)
-            gateway = SocketGateway(sio, registry, services)
-            gateway.install()
-            app["services"], app["gateway"] = services, gateway
-            log.info("server ready", extra={"host": settings.host, "port": settings.port, "redis": bool(settings.redis_url)})
-            yield
+        redis = aioredis.from_url(settings.redis_url, socket_timeout=2) if settings.redis_url else None
+        try:
+            async with open_database(settings) as db:
+                services = Services(settings, db, Accounts(db, auth_policy(settings)), sio, redis)
+                gateway = SocketGateway(sio, registry, services)
+                gateway.install()
+                app["services"], app["gateway"] = services, gateway
+                log.info("server ready", extra={"host": settings.host, "port": settings.port, "redis": bool(redis)})
+                yield
+        finally:
+            if redis is not None:
+                await redis.aclose()
 
     async def drain_sockets(app: web.Application) -> None:
         await app["gateway"].drain(settings.shutdown_timeout_seconds)

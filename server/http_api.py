@@ -6,7 +6,6 @@ import time
 import uuid
 from typing import Annotated, Literal
 
-import redis.asyncio as aioredis
 from aiohttp import web
 from pydantic import AfterValidator, BaseModel, Field, ValidationError
 
@@ -95,12 +94,8 @@ async def healthz(request: web.Request) -> web.Response:
 async def readyz(request: web.Request) -> web.Response:
     services = request.app["services"]
     checks = {"mongodb": await _reachable(services.db.mongo.command("ping"))}
-    if services.settings.redis_url:
-        client = aioredis.from_url(services.settings.redis_url)
-        try:
-            checks["redis"] = await _reachable(client.ping())
-        finally:
-            await client.aclose()
+    if services.redis is not None:
+        checks["redis"] = await _reachable(services.redis.ping())
     ready = all(checks.values())
     return web.json_response({"ok": ready, "data": {"checks": checks}} if ready else
                              AppError("not_ready", "A dependency is unreachable.", {"checks": checks}).envelope(),

@@ -3,6 +3,7 @@
 from dataclasses import dataclass
 from typing import Any
 
+import redis.asyncio as aioredis
 import socketio
 
 from models.accounts import Accounts
@@ -16,6 +17,7 @@ class Services:
     db: Database
     accounts: Accounts
     sio: socketio.AsyncServer
+    redis: aioredis.Redis | None
 
     async def emit_to_user(self, user_id: str, event: str, data: Any) -> None:
         """Reaches every socket of the user, on every server process (through Redis when configured)."""

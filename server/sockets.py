@@ -74,11 +74,22 @@ class SocketGateway:
     in_flight: set[asyncio.Task] = field(default_factory=set)
 
     def install(self) -> None:
-        self.sio.on("connect", self.on_connect)
-        self.sio.on("disconnect", self.on_disconnect)
-        self.sio.on("*", self.dispatch)
+        """Plain functions, not bound methods: python-socketio inspects the handler on every event."""
 
-    async def on_connect(self, sid: str, environ: dict, auth: Any) -> None:
+        async def connect(sid: str, environ: dict, auth: Any) -> None:
+            await self.on_connect(sid, auth)
+
+        async def disconnect(sid: str, reason: str) -> None:
+            self.on_disconnect(sid)
+
+        async def any_event(name: str, sid: str, *args: Any) -> dict[str, Any]:
+            return await self.dispatch(name, sid, *args)
+
+        self.sio.on("connect", connect)
+        self.sio.on("disconnect", disconnect)
+        self.sio.on("*", any_event)
+
+    async def on_connect(self, sid: str, auth: Any) -> None:
         token = auth.get("token") if isinstance(auth, dict) else None
         try:
             claims = access_tokens.verify(token, secret=self.services.accounts.policy.jwt_secret)
@@ -88,7 +99,7 @@ class SocketGateway:
         self.connections[sid] = connection
         await self.renew(connection, claims)
 
-    async def on_disconnect(self, sid: str, reason: str) -> None:
+    def on_disconnect(self, sid: str) -> None:
         connection = self.connections.pop(sid, None)
         if connection and connection.expiry:
             connection.expiry.cancel()
@@ -155,5 +166,4 @@ class SocketGateway:
         """Let in-flight handlers finish (bounded), then close every socket."""
         if self.in_flight:
             await asyncio.wait(set(self.in_flight), timeout=timeout)
-        for sid in list(self.connections):
-            await self.sio.disconnect(sid)
+        await asyncio.gather(*(self.sio.disconnect(sid) for sid in list(self.connections)))

@@ -31,6 +31,8 @@ class ServerProcess:
     env: dict[str, str] = field(default_factory=dict)
     data_dir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="server-data-")))
     port: int = field(default_factory=free_port)
+    module: str = "server"
+    ready_path: str = "/readyz"
     database: str = field(default_factory=lambda: f"test_{uuid.uuid4().hex[:12]}")
     process: subprocess.Popen | None = None
     log_path: Path | None = None
@@ -47,18 +49,22 @@ class ServerProcess:
         } | self.env
         self.log_path = self.data_dir / "server.log"
         with open(self.log_path, "ab") as log:
-            self.process = subprocess.Popen([sys.executable, "-m", "server"], cwd=ROOT, env=env, stdout=log, stderr=log)
+            self.process = subprocess.Popen([sys.executable, "-m", self.module], cwd=ROOT, env=env, stdout=log, stderr=log)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"server exited: {self.log_path.read_text()[-2000:]}")
             try:
-                if requests.get(f"{self.url}/readyz", timeout=1).status_code == 200:
+                if requests.get(self.url + self.ready_path, timeout=1).status_code == 200:
                     return self
             except requests.ConnectionError:
                 pass
             time.sleep(0.1)
         raise RuntimeError(f"server did not become ready: {self.log_path.read_text()[-2000:]}")
+
+    def rss_bytes(self) -> int:
+        status = Path(f"/proc/{self.process.pid}/status").read_text()
+        return int(next(line for line in status.splitlines() if line.startswith("VmRSS:")).split()[1]) * 1024
 
     def stop(self, sig: int = signal.SIGTERM) -> int:
         self.process.send_signal(sig)
