@@ -5,7 +5,7 @@ from typing import Any
 
 from pymongo.asynchronous.client_session import AsyncClientSession
 
-from models import access_tokens, login_limits, refresh_tokens, users
+from models import access_tokens, ledger, login_limits, refresh_tokens, users
 from models.db import Database
 from models.errors import AppError
 from models.passwords import hash_password, verify_password
@@ -32,6 +32,7 @@ class Accounts:
 
         async def work(session: AsyncClientSession) -> dict[str, Any]:
             user = await users.insert(self.db, session, name=name, email=email, password_hash=password_hash, role=role)
+            await ledger.open_wallet(self.db, session, user["_id"])
             return await self._session_for(session, user)
 
         return await self.db.transaction(work)

@@ -11,6 +11,7 @@ ERROR_CODES: dict[str, tuple[int, str]] = {
     "forbidden": (403, "The caller's role or relation to the object does not allow this."),
     "not_found": (404, "The object does not exist (or the caller may not know it exists)."),
     "email_taken": (409, "An account with that email (compared case-insensitively) exists."),
+    "insufficient_funds": (409, "The wallet's available balance is smaller than the amount."),
     "rate_limited": (429, "Too many attempts; `details.retryAfter` says how many seconds to wait."),
     "not_ready": (503, "A dependency (MongoDB, Redis) is unreachable; `details.checks` says which (`GET /readyz` only)."),
     "internal": (500, "An unexpected failure; `details.errorId` matches the server's log line."),

@@ -1,6 +1,6 @@
 """Every index the domain relies on, created at start-up (idempotent)."""
 
-from models import login_limits, refresh_tokens, users
+from models import ledger, login_limits, refresh_tokens, users
 from models.db import Database
 
 
@@ -8,3 +8,4 @@ async def ensure_all(db: Database, *, login_failure_window_seconds: int) -> None
     await users.ensure_indexes(db)
     await refresh_tokens.ensure_indexes(db)
     await login_limits.ensure_indexes(db, login_failure_window_seconds)
+    await ledger.ensure_indexes(db)

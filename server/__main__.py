@@ -1,4 +1,4 @@
-"""`python -m server [serve | create-admin EMAIL PASSWORD [--name NAME] | protocol-doc]`."""
+"""`python -m server [serve | create-admin EMAIL PASSWORD [--name NAME] | audit-ledger | protocol-doc]`."""
 
 import argparse
 import asyncio
@@ -8,6 +8,7 @@ from aiohttp import web
 
 from models import users
 from models.accounts import Accounts
+from models.audit import audit
 from server import logs
 from server.app import auth_policy, create_app
 from server.config import Settings
@@ -28,6 +29,13 @@ async def create_admin(settings: Settings, email: str, password: str, name: str 
     print(f"admin ready: {users.public(admin)['email']} ({admin['_id']})")
 
 
+async def audit_ledger(settings: Settings) -> bool:
+    async with open_database(settings) as db:
+        report = await audit(db)
+    print(report.summary())
+    return report.clean
+
+
 def protocol_doc() -> None:
     render_into("docs/protocol.md")
     print("docs/protocol.md updated")
@@ -41,6 +49,7 @@ def main(argv: list[str]) -> None:
     admin.add_argument("email")
     admin.add_argument("password")
     admin.add_argument("--name")
+    commands.add_parser("audit-ledger", help="recompute every balance from the ledger; exit 1 on any mismatch")
     commands.add_parser("protocol-doc", help="regenerate the event tables in docs/protocol.md")
     args = parser.parse_args(argv)
 
@@ -50,6 +59,8 @@ def main(argv: list[str]) -> None:
         if len(args.password) < 8:
             parser.error("the password must be at least 8 characters")
         asyncio.run(create_admin(settings, args.email, args.password, args.name))
+    elif args.command == "audit-ledger":
+        sys.exit(0 if asyncio.run(audit_ledger(settings)) else 1)
     elif args.command == "protocol-doc":
         protocol_doc()
     else:

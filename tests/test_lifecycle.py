@@ -95,3 +95,14 @@ async def test_failures_from_one_address_are_rate_limited(own_server):
         assert (await post(server.url, "/api/auth/login", {"email": unique_email(), "password": "wrong password"}))[0] == 401
     status, answer = await post(server.url, "/api/auth/login", {"email": unique_email(), "password": "wrong password"})
     assert (status, answer["error"]["code"]) == (429, "rate_limited")
+
+
+async def test_audit_ledger_command_reports_clean_books_with_a_wallet_per_user(own_server):
+    server = own_server()
+    for _ in range(3):
+        await register(server.url)
+    server.stop()
+    result = server.run_cli("audit-ledger")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "CLEAN" in result.stdout
+    assert "accounts: 6," in result.stdout
