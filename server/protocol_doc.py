@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import handlers  # noqa: F401  (registers every event)
+import server.sockets  # noqa: F401  (declares the connection-level pushes)
 from models.errors import ERROR_CODES
 from server.events import ALL_ROLES, Registry, registry
 
