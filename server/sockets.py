@@ -113,9 +113,13 @@ class SocketGateway:
         if connection.expiry:
             connection.expiry.cancel()
         delay = (claims.expires_at - datetime.now(UTC)).total_seconds()
-        connection.expiry = asyncio.get_running_loop().call_later(
-            max(delay, 0), lambda: asyncio.ensure_future(self.expire(connection.sid)),
-        )
+        connection.expiry = asyncio.get_running_loop().call_later(max(delay, 0), self._start_expiry, connection.sid)
+
+    def _start_expiry(self, sid: str) -> None:
+        """Tracked like a handler, so the task is not garbage-collected and shutdown waits for it."""
+        task = asyncio.ensure_future(self.expire(sid))
+        self.in_flight.add(task)
+        task.add_done_callback(self.in_flight.discard)
 
     async def expire(self, sid: str) -> None:
         await self.sio.emit(SESSION_EXPIRED, {}, to=sid)
