@@ -36,23 +36,27 @@ class AuditReport:
 async def audit(db: Database) -> AuditReport:
     """Reads while writers are held off (embedded mode), so the books are seen at one moment."""
     report = AuditReport()
-    computed: dict[str, dict[str, int]] = defaultdict(lambda: {"balance": 0, "held": 0})
+    computed: dict[str, dict[str, int]] = defaultdict(_zero_buckets)
     async with db.exclusive():
         async for transaction in db[ledger.TRANSACTIONS].find():
             report.transactions += 1
-            amounts = [entry["amount"] for entry in transaction["entries"]]
-            report.total_cents += sum(amounts)
-            if sum(amounts) != 0:
+            total = sum(entry["amount"] for entry in transaction["entries"])
+            report.total_cents += total
+            if total != 0:
                 report.unbalanced.append(str(transaction["_id"]))
             for entry in transaction["entries"]:
                 computed[entry["account"]][ledger.BUCKET_FIELDS[entry["bucket"]]] += entry["amount"]
         async for account in db[ledger.ACCOUNTS].find():
             report.accounts += 1
-            expected = computed.pop(account["_id"], {"balance": 0, "held": 0})
-            stored = {"balance": account["balance"], "held": account["held"]}
+            expected = computed.pop(account["_id"], _zero_buckets())
+            stored = {field: account[field] for field in ledger.BUCKET_FIELDS.values()}
             if stored != expected:
                 report.mismatched.append({"account": account["_id"], "stored": stored, "fromEntries": expected})
             if account["_id"] not in ledger.MAY_GO_NEGATIVE and min(stored.values()) < 0:
                 report.negative.append(account["_id"])
     report.unknown_accounts = sorted(computed)
     return report
+
+
+def _zero_buckets() -> dict[str, int]:
+    return dict.fromkeys(ledger.BUCKET_FIELDS.values(), 0)

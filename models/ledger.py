@@ -48,12 +48,12 @@ async def ensure_indexes(db: Database) -> None:
     await db[TRANSACTIONS].create_index([("accounts", 1), ("createdAt", -1)])
     for account in PLATFORM_ACCOUNTS:
         await db[ACCOUNTS].update_one(
-            {"_id": account}, {"$setOnInsert": _new_account(account, kind=account.split(":")[0])}, upsert=True,
+            {"_id": account}, {"$setOnInsert": _new_account(kind=account.split(":")[0])}, upsert=True,
         )
 
 
 async def open_wallet(db: Database, session: AsyncClientSession, user_id: ObjectId) -> None:
-    await db[ACCOUNTS].insert_one({"_id": wallet(user_id), **_new_account(wallet(user_id), kind="wallet")}, session=session)
+    await db[ACCOUNTS].insert_one({"_id": wallet(user_id), **_new_account(kind="wallet")}, session=session)
 
 
 async def post(
@@ -88,7 +88,7 @@ async def _apply(db: Database, session: AsyncClientSession, entry: Entry) -> Non
         raise AppError("insufficient_funds", "The wallet does not hold enough money for this.", {"account": entry.account})
 
 
-def _new_account(account: str, *, kind: str) -> dict[str, Any]:
+def _new_account(*, kind: str) -> dict[str, Any]:
     return {"kind": kind, "currency": CURRENCY, "balance": 0, "held": 0, "frozen": False, "createdAt": clock.now()}
 
 
