@@ -1,5 +1,5 @@
 """Thin event handlers, one module per area; importing this package registers them all."""
 
-from handlers import me, session, system
+from handlers import admin, me, payouts, session, system, wallet
 
-__all__ = ["me", "session", "system"]
+__all__ = ["admin", "me", "payouts", "session", "system", "wallet"]

@@ -4,6 +4,7 @@ from typing import Any
 
 ERROR_CODES: dict[str, tuple[int, str]] = {
     "invalid_request": (400, "The payload is not an object or fails its schema; `details.fields` says which fields and why."),
+    "invalid_signature": (400, "A Stripe webhook without a valid `Stripe-Signature` (missing, wrong, or older than the tolerance)."),
     "unknown_event": (400, "No event of that name exists."),
     "unauthorized": (401, "No valid access token (socket connection refused, or HTTP `Authorization` missing or bad)."),
     "invalid_credentials": (401, "Email or password is wrong (the two are not told apart)."),
@@ -12,7 +13,11 @@ ERROR_CODES: dict[str, tuple[int, str]] = {
     "not_found": (404, "The object does not exist (or the caller may not know it exists)."),
     "email_taken": (409, "An account with that email (compared case-insensitively) exists."),
     "insufficient_funds": (409, "The wallet's available balance is smaller than the amount."),
+    "wallet_frozen": (409, "An admin froze the wallet: it can receive money but not spend or withdraw it."),
+    "invalid_state": (409, "The object is not in a state that allows this (e.g. a request someone already resolved)."),
+    "payouts_not_enabled": (409, "Withdrawals need a connected Stripe account with payouts enabled (`payouts:onboard`)."),
     "rate_limited": (429, "Too many attempts; `details.retryAfter` says how many seconds to wait."),
+    "payments_unavailable": (503, "Payments are not configured on this server (no `STRIPE_SECRET_KEY`/`STRIPE_WEBHOOK_SECRET`) or Stripe could not be reached."),
     "not_ready": (503, "A dependency (MongoDB, Redis) is unreachable; `details.checks` says which (`GET /readyz` only)."),
     "internal": (500, "An unexpected failure; `details.errorId` matches the server's log line."),
 }

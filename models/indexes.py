@@ -1,6 +1,6 @@
 """Every index the domain relies on, created at start-up (idempotent)."""
 
-from models import ledger, login_limits, refresh_tokens, users
+from models import deposits, ledger, login_limits, payout_accounts, payouts, refresh_tokens, users, withdrawals
 from models.db import Database
 
 
@@ -9,3 +9,11 @@ async def ensure_all(db: Database, *, login_failure_window_seconds: int) -> None
     await refresh_tokens.ensure_indexes(db)
     await login_limits.ensure_indexes(db, login_failure_window_seconds)
     await ledger.ensure_indexes(db)
+    await deposits.ensure_indexes(db)
+    await payout_accounts.ensure_indexes(db)
+    await withdrawals.ensure_indexes(db)
+    await payouts.ensure_indexes(db)
+    await deposits.ensure_indexes(db)
+    await payout_accounts.ensure_indexes(db)
+    await withdrawals.ensure_indexes(db)
+    await payouts.ensure_indexes(db)

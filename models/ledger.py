@@ -7,12 +7,18 @@ again changes nothing and returns the first transaction. Balances of user wallet
 platform accounts never go below zero; the update itself carries that condition, so two
 concurrent spends cannot both pass a stale read. `external:stripe` is the only account
 that goes negative: it mirrors money that entered the system from outside.
+
+A frozen account can still receive, and a hold on it can still be released, but it cannot
+spend: no entry may take from its available bucket and no transaction may move money
+out of it. That condition also rides on the update itself.
 """
 
+from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
 from bson import ObjectId
+from pymongo import ReturnDocument
 from pymongo.asynchronous.client_session import AsyncClientSession
 
 from models import clock
@@ -73,23 +79,49 @@ async def post(
         "accounts": sorted({entry.account for entry in entries}), "refs": refs or {}, "createdAt": clock.now(),
     }
     await db[TRANSACTIONS].insert_one(transaction, session=session)
+    spending = _spending_accounts(entries)
     for entry in entries:
-        await _apply(db, session, entry)
+        await _apply(db, session, entry, spends=entry.amount < 0 and entry.account in spending)
     return transaction
 
 
-async def _apply(db: Database, session: AsyncClientSession, entry: Entry) -> None:
+def _spending_accounts(entries: list[Entry]) -> set[str]:
+    """Accounts the transaction takes spendable money from: a debit of `available`, or a net outflow."""
+    net = Counter()
+    for entry in entries:
+        net[entry.account] += entry.amount
+    return {account for account, amount in net.items() if amount < 0} | {
+        entry.account for entry in entries if entry.bucket == "available" and entry.amount < 0
+    }
+
+
+async def _apply(db: Database, session: AsyncClientSession, entry: Entry, *, spends: bool) -> None:
     field = BUCKET_FIELDS[entry.bucket]
     condition = {} if entry.amount > 0 or entry.account in MAY_GO_NEGATIVE else {field: {"$gte": -entry.amount}}
+    if spends:
+        condition["frozen"] = {"$ne": True}
     changed = await db[ACCOUNTS].update_one({"_id": entry.account, **condition}, {"$inc": {field: entry.amount}}, session=session)
     if changed.matched_count == 0:
-        if await db[ACCOUNTS].count_documents({"_id": entry.account}, session=session) == 0:
+        stored = await db[ACCOUNTS].find_one({"_id": entry.account}, {"frozen": 1}, session=session)
+        if stored is None:
             raise AppError("not_found", "No such wallet.")
+        if spends and stored.get("frozen"):
+            raise AppError("wallet_frozen", "This wallet is frozen: it can receive money but not spend or withdraw it.")
         raise AppError("insufficient_funds", "The wallet does not hold enough money for this.", {"account": entry.account})
 
 
 def _new_account(*, kind: str) -> dict[str, Any]:
     return {"kind": kind, "currency": CURRENCY, "balance": 0, "held": 0, "frozen": False, "createdAt": clock.now()}
+
+
+async def set_frozen(db: Database, session: AsyncClientSession, user_id: str | ObjectId, frozen: bool, reason: str) -> dict[str, Any]:
+    account = await db[ACCOUNTS].find_one_and_update(
+        {"_id": wallet(user_id)}, {"$set": {"frozen": frozen, "frozenReason": reason if frozen else None}},
+        return_document=ReturnDocument.AFTER, session=session,
+    )
+    if account is None:
+        raise AppError("not_found", "No such wallet.")
+    return account
 
 
 def hold(user_id: str | ObjectId, amount: int) -> list[Entry]:

@@ -3,7 +3,6 @@
 from typing import Any
 
 from bson import ObjectId
-from bson.errors import InvalidId
 from pymongo import ReturnDocument
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.errors import DuplicateKeyError
@@ -11,6 +10,7 @@ from pymongo.errors import DuplicateKeyError
 from models import clock
 from models.db import Database
 from models.errors import AppError
+from models.ids import object_id
 
 COLLECTION = "users"
 ROLES = ("customer", "contractor", "admin")
@@ -61,7 +61,7 @@ async def find_by_email(db: Database, email: str, session: AsyncClientSession | 
 
 
 async def get(db: Database, user_id: str) -> dict[str, Any]:
-    user = await db[COLLECTION].find_one({"_id": _object_id(user_id)})
+    user = await db[COLLECTION].find_one({"_id": object_id(user_id, "user")})
     if user is None:
         raise AppError("not_found", "No such user.")
     return user
@@ -74,18 +74,12 @@ async def update_profile(db: Database, user_id: str, changes: dict[str, Any]) ->
 
     async def work(session: AsyncClientSession) -> dict[str, Any] | None:
         return await db[COLLECTION].find_one_and_update(
-            {"_id": _object_id(user_id)}, {"$set": changes},
+            {"_id": object_id(user_id, "user")}, {"$set": changes},
             return_document=ReturnDocument.AFTER, session=session,
         )
 
-    user = await db.transaction(work) if changes else await db[COLLECTION].find_one({"_id": _object_id(user_id)})
+    user = await db.transaction(work) if changes else await db[COLLECTION].find_one({"_id": object_id(user_id, "user")})
     if user is None:
         raise AppError("not_found", "No such user.")
     return user
 
-
-def _object_id(user_id: str) -> ObjectId:
-    try:
-        return ObjectId(user_id)
-    except (InvalidId, TypeError):
-        raise AppError("not_found", "No such user.") from None

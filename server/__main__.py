@@ -1,4 +1,4 @@
-"""`python -m server [serve | create-admin EMAIL PASSWORD [--name NAME] | audit-ledger | protocol-doc]`."""
+"""`python -m server [serve | worker | cron | create-admin EMAIL PASSWORD [--name NAME] | audit-ledger | protocol-doc]`."""
 
 import argparse
 import asyncio
@@ -10,10 +10,12 @@ from models import users
 from models.accounts import Accounts
 from models.audit import audit
 from server import logs
-from server.app import auth_policy, create_app
+from server.app import create_app
 from server.config import Settings
 from server.database import open_database
 from server.protocol_doc import render_into
+from server.services import auth_policy
+from workers import rq_runner
 
 
 def serve(settings: Settings) -> None:
@@ -45,6 +47,8 @@ def main(argv: list[str]) -> None:
     parser = argparse.ArgumentParser(prog="python -m server")
     commands = parser.add_subparsers(dest="command")
     commands.add_parser("serve", help="run the HTTP + Socket.IO server (the default)")
+    commands.add_parser("worker", help="run an RQ worker for the timed jobs (needs MONGODB_URI and REDIS_URL)")
+    commands.add_parser("cron", help="enqueue the periodic jobs on schedule (needs MONGODB_URI and REDIS_URL); run one")
     admin = commands.add_parser("create-admin", help="create an admin, or promote an existing account")
     admin.add_argument("email")
     admin.add_argument("password")
@@ -63,6 +67,10 @@ def main(argv: list[str]) -> None:
         sys.exit(0 if asyncio.run(audit_ledger(settings)) else 1)
     elif args.command == "protocol-doc":
         protocol_doc()
+    elif args.command in ("worker", "cron"):
+        if not settings.rq_jobs:
+            parser.error("RQ workers need MONGODB_URI and REDIS_URL; with the embedded database the server runs its jobs itself")
+        (rq_runner.work if args.command == "worker" else rq_runner.cron)(settings)
     else:
         serve(settings)
 

@@ -3,35 +3,22 @@
 import logging
 from collections.abc import AsyncIterator
 
-import redis.asyncio as aioredis
 import socketio
 from aiohttp import web
 
 import handlers  # noqa: F401  (registers every event)
-from models.accounts import Accounts, AuthPolicy
-from server import http_api
+from server import http_api, stripe_routes
 from server.config import Settings
-from server.data_dir import jwt_secret
-from server.database import open_database
 from server.events import registry
-from server.services import Services
+from server.services import open_services
 from server.sockets import SocketGateway
+from workers.jobs import periodic
+from workers.local import LocalJobs
+from workers.rq_runner import RQJobs
 
 log = logging.getLogger(__name__)
 
 MAX_SOCKET_MESSAGE_BYTES = 1_000_000
-
-
-def auth_policy(settings: Settings) -> AuthPolicy:
-    return AuthPolicy(
-        jwt_secret=jwt_secret(settings.jwt_secret, settings.data_dir),
-        access_token_ttl_seconds=settings.access_token_ttl_seconds,
-        refresh_token_ttl_seconds=settings.refresh_token_ttl_seconds,
-        bcrypt_rounds=settings.bcrypt_rounds,
-        login_max_failures=settings.login_max_failures,
-        login_max_failures_per_ip=settings.login_max_failures_per_ip,
-        login_failure_window_seconds=settings.login_failure_window_seconds,
-    )
 
 
 def socket_server(settings: Settings) -> socketio.AsyncServer:
@@ -46,22 +33,22 @@ def socket_server(settings: Settings) -> socketio.AsyncServer:
 def create_app(settings: Settings) -> web.Application:
     app = web.Application(middlewares=[http_api.envelope_and_log], client_max_size=MAX_SOCKET_MESSAGE_BYTES)
     app.add_routes(http_api.routes)
+    app.add_routes(stripe_routes.routes)
     sio = socket_server(settings)
     sio.attach(app)
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
-        redis = aioredis.from_url(settings.redis_url, socket_timeout=2) if settings.redis_url else None
-        try:
-            async with open_database(settings) as db:
-                services = Services(settings, db, Accounts(db, auth_policy(settings)), sio, redis)
-                gateway = SocketGateway(sio, registry, services)
-                gateway.install()
-                app["services"], app["gateway"] = services, gateway
-                log.info("server ready", extra={"host": settings.host, "port": settings.port, "redis": bool(redis)})
-                yield
-        finally:
-            if redis is not None:
-                await redis.aclose()
+        jobs = RQJobs(settings.redis_url) if settings.rq_jobs else LocalJobs()
+        async with open_services(settings, sio, jobs) as services:
+            gateway = SocketGateway(sio, registry, services)
+            gateway.install()
+            app["services"], app["gateway"] = services, gateway
+            jobs.start(services, periodic(settings))
+            log.info("server ready", extra={
+                "host": settings.host, "port": settings.port, "redis": bool(settings.redis_url),
+                "payments": services.stripe is not None, "jobs": type(jobs).__name__,
+            })
+            yield
 
     async def drain_sockets(app: web.Application) -> None:
         await app["gateway"].drain(settings.shutdown_timeout_seconds)

@@ -27,7 +27,22 @@ class Settings(BaseSettings):
     login_failure_window_seconds: int = Field(default=15 * 60, gt=0)
     log_level: str = "INFO"
     shutdown_timeout_seconds: float = 10.0
+    public_url: str = "http://localhost:8080"
+    app_return_url: str | None = None
+    stripe_secret_key: str | None = None
+    stripe_api_base: str | None = None
+    stripe_webhook_secret: str | None = None
+    stripe_webhook_tolerance_seconds: int = Field(default=300, gt=0)
+    payout_max_attempts: int = Field(default=5, ge=1)
+    payout_retry_seconds: float = Field(default=60.0, gt=0)
+    payout_lease_seconds: float = Field(default=120.0, gt=0)
+    payout_resume_seconds: float = Field(default=300.0, gt=0)
 
     @property
     def embedded_db(self) -> bool:
         return not self.mongodb_uri
+
+    @property
+    def rq_jobs(self) -> bool:
+        """Separate RQ workers can share the database only when it is not the server's embedded one."""
+        return bool(self.redis_url) and not self.embedded_db

@@ -1,14 +1,31 @@
-"""What handlers may use, bundled once at start-up and handed to every event."""
+"""What handlers and jobs may use, opened once per process and handed to every event and job."""
 
+import contextlib
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import redis.asyncio as aioredis
-import socketio
 
-from models.accounts import Accounts
+from models.accounts import Accounts, AuthPolicy
 from models.db import Database
+from models.errors import AppError
 from server.config import Settings
+from server.data_dir import jwt_secret
+from server.database import open_database
+from server.stripe_api import StripeApi
+
+
+class Emitter(Protocol):
+    """The Socket.IO server in a web process, a write-only Redis manager in a worker."""
+
+    async def emit(self, event: str, data: Any, *, room: str) -> None: ...
+
+
+class Jobs(Protocol):
+    def start(self, services: "Services", periodic: dict[str, float]) -> None: ...
+    async def enqueue_in(self, delay: float, name: str, *args: str) -> None: ...
+    async def stop(self) -> None: ...
 
 
 @dataclass(slots=True)
@@ -16,9 +33,48 @@ class Services:
     settings: Settings
     db: Database
     accounts: Accounts
-    sio: socketio.AsyncServer
+    sio: Emitter
     redis: aioredis.Redis | None
+    stripe: StripeApi | None
+    jobs: Jobs
 
     async def emit_to_user(self, user_id: str, event: str, data: Any) -> None:
         """Reaches every socket of the user, on every server process (through Redis when configured)."""
         await self.sio.emit(event, data, room=f"user:{user_id}")
+
+    async def emit_to_admins(self, event: str, data: Any) -> None:
+        await self.sio.emit(event, data, room="admins")
+
+    def payments(self) -> StripeApi:
+        if self.stripe is None:
+            raise AppError("payments_unavailable", "Payments are not configured on this server.")
+        return self.stripe
+
+
+def auth_policy(settings: Settings) -> AuthPolicy:
+    return AuthPolicy(
+        jwt_secret=jwt_secret(settings.jwt_secret, settings.data_dir),
+        access_token_ttl_seconds=settings.access_token_ttl_seconds,
+        refresh_token_ttl_seconds=settings.refresh_token_ttl_seconds,
+        bcrypt_rounds=settings.bcrypt_rounds,
+        login_max_failures=settings.login_max_failures,
+        login_max_failures_per_ip=settings.login_max_failures_per_ip,
+        login_failure_window_seconds=settings.login_failure_window_seconds,
+    )
+
+
+@contextlib.asynccontextmanager
+async def open_services(settings: Settings, sio: Emitter, jobs: Jobs) -> AsyncIterator[Services]:
+    redis = aioredis.from_url(settings.redis_url, socket_timeout=2) if settings.redis_url else None
+    stripe = StripeApi(settings.stripe_secret_key, settings.stripe_api_base) if settings.stripe_secret_key else None
+    try:
+        async with open_database(settings) as db:
+            try:
+                yield Services(settings, db, Accounts(db, auth_policy(settings)), sio, redis, stripe, jobs)
+            finally:
+                await jobs.stop()
+    finally:
+        if stripe is not None:
+            await stripe.close()
+        if redis is not None:
+            await redis.aclose()

@@ -1,5 +1,8 @@
-"""Shared fixtures: one embedded-mode server for most tests, Redis, and client helpers."""
+"""Shared fixtures: one embedded-mode server for most tests, Redis, a fake Stripe, and client helpers."""
 
+import hashlib
+import hmac
+import json
 import os
 import shutil
 import subprocess
@@ -11,14 +14,31 @@ import pytest
 import redis
 import socketio
 
+from tests.fake_stripe import FakeStripe
 from tests.servers import ServerProcess, free_port
+
+WEBHOOK_SECRET = "whsec_test_secret"
+ADMIN = {"email": "admin@example.com", "password": "admin password"}
+
+
+def stripe_env(fake: FakeStripe) -> dict[str, str]:
+    return {
+        "STRIPE_SECRET_KEY": "sk_test_fake", "STRIPE_API_BASE": fake.url, "STRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET,
+        "PUBLIC_URL": "https://api.example.test", "PAYOUT_RETRY_SECONDS": "0.3", "PAYOUT_LEASE_SECONDS": "2",
+    }
 
 
 @pytest.fixture(scope="session")
-def server():
+def fake_stripe():
+    return FakeStripe().start()
+
+
+@pytest.fixture(scope="session")
+def server(fake_stripe):
     """Shared by tests that only add their own users; tests that restart or reconfigure start their own."""
-    process = ServerProcess().start()
-    yield process
+    process = ServerProcess(env=stripe_env(fake_stripe))
+    process.run_cli("create-admin", ADMIN["email"], ADMIN["password"]).check_returncode()
+    yield process.start()
     process.remove()
 
 
@@ -76,3 +96,31 @@ async def connect(base: str, token: str | None) -> socketio.AsyncClient:
 async def call(client: socketio.AsyncClient, event: str, data=None) -> dict:
     """Emit with an ack; `None` sends no payload, a tuple sends several arguments."""
     return await client.call(event, data, timeout=10)
+
+
+async def login(base: str, email: str, password: str) -> dict:
+    status, answer = await post(base, "/api/auth/login", {"email": email, "password": password})
+    assert status == 200, answer
+    return answer["data"]
+
+
+def sign(payload: str, secret: str = WEBHOOK_SECRET, timestamp: int | None = None) -> str:
+    """The `Stripe-Signature` header as Stripe computes it: HMAC-SHA256 of `<t>.<payload>`."""
+    timestamp = int(time.time()) if timestamp is None else timestamp
+    digest = hmac.new(secret.encode(), f"{timestamp}.{payload}".encode(), hashlib.sha256).hexdigest()
+    return f"t={timestamp},v1={digest}"
+
+
+def stripe_event(type: str, subject: dict, **fields) -> dict:
+    return {"id": f"evt_{uuid.uuid4().hex[:16]}", "object": "event", "type": type, "created": int(time.time()),
+            "data": {"object": subject}} | fields
+
+
+async def send_webhook(base: str, event: dict, signature: str | None = "sign") -> tuple[int, dict]:
+    payload = json.dumps(event)
+    headers = {"content-type": "application/json"}
+    if signature is not None:
+        headers["Stripe-Signature"] = sign(payload) if signature == "sign" else signature
+    async with aiohttp.ClientSession() as http:
+        async with http.post(base + "/api/webhooks/stripe", data=payload, headers=headers) as response:
+            return response.status, await response.json()

@@ -1,0 +1,98 @@
+"""The admin dashboard's approval queues and wallet controls."""
+
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, Field, StrictBool, StrictInt
+
+from handlers.wallet import PageQuery, Pagination
+from models import ledger, wallets, withdrawals
+from server import pushes
+from server.events import Payload, event
+from workers import payouts as payout_jobs
+
+ADMINS = frozenset({"admin"})
+ObjectIdString = Annotated[str, Field(min_length=24, max_length=24)]
+
+
+class WithdrawalsQuery(PageQuery):
+    status: Literal[*withdrawals.STATUSES] | None = None
+
+
+class WithdrawalsPage(BaseModel):
+    requests: list[pushes.WithdrawalRequest]
+    pagination: Pagination
+
+
+class RequestRef(Payload):
+    requestId: ObjectIdString
+
+
+class RejectPayload(RequestRef):
+    reason: str = Field(min_length=1, max_length=500)
+
+
+class FreezePayload(Payload):
+    userId: ObjectIdString
+    frozen: StrictBool
+    reason: str = Field(min_length=1, max_length=500)
+
+
+def _not_zero(amount: int) -> int:
+    if amount == 0:
+        raise ValueError("must not be zero")
+    return amount
+
+
+class AdjustPayload(Payload):
+    userId: ObjectIdString
+    amount: Annotated[StrictInt, AfterValidator(_not_zero)] = Field(description="cents, not zero; positive credits the wallet, negative debits it (never below zero)")
+    reason: str = Field(min_length=1, max_length=500)
+
+
+class WalletResult(BaseModel):
+    userId: str
+    wallet: pushes.Wallet
+
+
+@event("admin:withdrawals", payload=WithdrawalsQuery, result=WithdrawalsPage, roles=ADMINS)
+async def list_withdrawals(ctx, payload: WithdrawalsQuery) -> dict:
+    """Withdrawal requests, newest first, optionally of one status (`pending` is the approval queue)."""
+    return await withdrawals.listing(ctx.services.db, status=payload.status, page=payload.page, limit=payload.limit)
+
+
+@event("admin:withdrawal:approve", payload=RequestRef, result=pushes.WithdrawalResult, roles=ADMINS)
+async def approve_withdrawal(ctx, payload: RequestRef) -> dict:
+    """Approve and pay out: the ack carries the request after the first transfer attempt (`paid`, or `approved` while retries run)."""
+    services = ctx.services
+    services.payments()
+    request, payout = await withdrawals.approve(services.db, payload.requestId, ctx.user_id, lease_seconds=services.settings.payout_lease_seconds)
+    await pushes.admin_queue(services, "resolved", request)
+    await pushes.withdrawal_changed(services, request, balances_moved=True)
+    await payout_jobs.transfer(services, payout)
+    return {"request": withdrawals.public(await withdrawals.get(services.db, request["_id"]))}
+
+
+@event("admin:withdrawal:reject", payload=RejectPayload, result=pushes.WithdrawalResult, roles=ADMINS)
+async def reject_withdrawal(ctx, payload: RejectPayload) -> dict:
+    """Refuse a pending request; the held amount returns to the contractor's available balance."""
+    request = await withdrawals.reject(ctx.services.db, payload.requestId, ctx.user_id, payload.reason)
+    await pushes.admin_queue(ctx.services, "resolved", request)
+    await pushes.withdrawal_changed(ctx.services, request, balances_moved=True)
+    return {"request": withdrawals.public(request)}
+
+
+@event("admin:wallet:freeze", payload=FreezePayload, result=WalletResult, roles=ADMINS)
+async def freeze_wallet(ctx, payload: FreezePayload) -> dict:
+    """Freeze (or unfreeze) a user's wallet: frozen, it still receives but cannot spend, hold or withdraw."""
+    db = ctx.services.db
+    await db.transaction(lambda session: ledger.set_frozen(db, session, payload.userId, payload.frozen, payload.reason))
+    await pushes.wallet_changed(ctx.services, payload.userId)
+    return {"userId": payload.userId, "wallet": await wallets.summary(db, payload.userId)}
+
+
+@event("admin:wallet:adjust", payload=AdjustPayload, result=WalletResult, roles=ADMINS)
+async def adjust_wallet(ctx, payload: AdjustPayload) -> dict:
+    """Book a correction or goodwill credit (an `adjustment` transaction recording the admin and the reason)."""
+    await wallets.adjust(ctx.services.db, payload.userId, payload.amount, reason=payload.reason, admin_id=ctx.user_id)
+    await pushes.wallet_changed(ctx.services, payload.userId)
+    return {"userId": payload.userId, "wallet": await wallets.summary(ctx.services.db, payload.userId)}

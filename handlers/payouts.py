@@ -1,0 +1,41 @@
+"""Contractors' Stripe Connect onboarding, which withdrawals need."""
+
+from pydantic import BaseModel, Field, HttpUrl
+
+from models import payout_accounts, users
+from server import pushes
+from server.events import Payload, event
+from server.stripe_api import answered_as_unavailable
+
+CONTRACTORS = frozenset({"contractor"})
+
+
+class OnboardPayload(Payload):
+    refreshUrl: HttpUrl = Field(description="where Stripe sends the user if the link expired (call `payouts:onboard` again there)")
+    returnUrl: HttpUrl = Field(description="where Stripe sends the user after onboarding")
+
+
+class OnboardingLink(BaseModel):
+    url: str = Field(description="Stripe's hosted onboarding page; single use, expires in minutes")
+    accountId: str
+
+
+@event("payouts:onboard", payload=OnboardPayload, result=OnboardingLink, roles=CONTRACTORS)
+async def onboard(ctx, payload: OnboardPayload) -> dict:
+    """Create your Stripe Express account (once; later calls reuse it) and get a fresh onboarding link."""
+    services = ctx.services
+    api = services.payments()
+    connected = await payout_accounts.of_user(services.db, ctx.user_id)
+    with answered_as_unavailable():
+        if connected["accountId"] is None:
+            user = await users.get(services.db, ctx.user_id)
+            created = await api.express_account(user_id=ctx.user_id, email=user["email"])
+            connected = await payout_accounts.connect(services.db, ctx.user_id, created)
+        url = await api.onboarding_link(account_id=connected["accountId"], refresh_url=str(payload.refreshUrl), return_url=str(payload.returnUrl))
+    return {"url": url, "accountId": connected["accountId"]}
+
+
+@event("payouts:status", result=pushes.PayoutsStatus, roles=CONTRACTORS)
+async def status(ctx, payload) -> dict:
+    """Where your connected account stands, as Stripe last told us (`account.updated` keeps it current)."""
+    return await payout_accounts.of_user(ctx.services.db, ctx.user_id)

@@ -1,0 +1,95 @@
+"""The caller's wallet: balances, history, top-ups through Stripe Checkout, withdrawal requests."""
+
+from typing import Annotated
+
+from pydantic import BaseModel, Field, StrictInt
+
+from models import deposits, wallets, withdrawals
+from server import pushes
+from server.events import Payload, event
+from server.stripe_api import answered_as_unavailable
+
+
+class PageQuery(Payload):
+    page: Annotated[StrictInt, Field(ge=1)] = 1
+    limit: Annotated[StrictInt, Field(ge=1, le=100)] = 20
+
+
+class Pagination(BaseModel):
+    page: int
+    limit: int
+    total: int
+    pages: int
+
+
+class LedgerLine(BaseModel):
+    id: str
+    type: str
+    currency: str
+    availableChange: int = Field(description="cents added to (negative: taken from) the available balance")
+    heldChange: int = Field(description="cents added to (negative: taken from) the held balance")
+    refs: dict[str, str] = Field(description="what caused it: userId, depositId, requestId, Stripe ids, …")
+    createdAt: str
+
+
+class TransactionsResult(BaseModel):
+    transactions: list[LedgerLine]
+    pagination: Pagination
+
+
+class DepositPayload(Payload):
+    amount: Annotated[StrictInt, Field(ge=deposits.MIN_CENTS, le=deposits.MAX_CENTS, description="cents")]
+
+
+class DepositStarted(BaseModel):
+    url: str = Field(description="Stripe Checkout page to open in a browser")
+    sessionId: str
+    depositId: str
+
+
+class WithdrawPayload(Payload):
+    amount: Annotated[StrictInt, Field(ge=withdrawals.MIN_CENTS, description="cents, at most the available balance")]
+
+
+class WithdrawalStarted(BaseModel):
+    requestId: str
+    amount: int
+    status: str
+
+
+@event("wallet:get", result=pushes.Wallet)
+async def get_wallet(ctx, payload) -> dict:
+    """Balances in cents: `balance` is spendable, `held` is reserved (open offers, pending withdrawals)."""
+    return await wallets.summary(ctx.services.db, ctx.user_id)
+
+
+@event("wallet:transactions", payload=PageQuery, result=TransactionsResult)
+async def list_transactions(ctx, payload: PageQuery) -> dict:
+    """The caller's ledger transactions, newest first, each as the change it made to this wallet."""
+    return await wallets.transactions(ctx.services.db, ctx.user_id, page=payload.page, limit=payload.limit)
+
+
+@event("wallet:deposit", payload=DepositPayload, result=DepositStarted, roles=frozenset({"customer"}))
+async def deposit(ctx, payload: DepositPayload) -> dict:
+    """Start a top-up: open the returned Checkout `url`; the wallet is credited when Stripe confirms (`wallet:updated`)."""
+    services = ctx.services
+    api = services.payments()
+    pending = await deposits.open_pending(services.db, ctx.user_id, payload.amount)
+    base = services.settings.public_url.rstrip("/")
+    with answered_as_unavailable():
+        checkout = await api.checkout_session(
+            deposit_id=str(pending["_id"]), user_id=ctx.user_id, amount=payload.amount, currency=pending["currency"],
+            success_url=f"{base}/api/checkout/success?session_id={{CHECKOUT_SESSION_ID}}",
+            cancel_url=f"{base}/api/checkout/cancel?session_id={{CHECKOUT_SESSION_ID}}",
+        )
+    await deposits.attach_checkout(services.db, pending["_id"], checkout.id)
+    return {"url": checkout.url, "sessionId": checkout.id, "depositId": str(pending["_id"])}
+
+
+@event("wallet:withdraw", payload=WithdrawPayload, result=WithdrawalStarted, roles=frozenset({"contractor"}))
+async def withdraw(ctx, payload: WithdrawPayload) -> dict:
+    """Ask for a payout to your connected bank account; the amount is held until an admin approves or rejects."""
+    request = await withdrawals.request(ctx.services.db, ctx.user_id, payload.amount)
+    await pushes.admin_queue(ctx.services, "added", request)
+    await pushes.wallet_changed(ctx.services, ctx.user_id)
+    return {"requestId": str(request["_id"]), "amount": request["amount"], "status": request["status"]}

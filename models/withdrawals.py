@@ -1,0 +1,123 @@
+"""Contractors' withdrawal requests: a hold when asked, then an admin's approval or rejection.
+
+Approval is one MongoDB transaction: the request moves `pending → approved` (a
+conditional update, so of two admins clicking at once exactly one wins), the hold is
+captured to `external:stripe`, and a payout record is written for `models.payouts` to
+carry out. Rejection releases the hold. The request's later states (`paid`, `failed`)
+follow its payout.
+"""
+
+from typing import Any
+
+from bson import ObjectId
+from pymongo import ReturnDocument
+from pymongo.asynchronous.client_session import AsyncClientSession
+
+from models import clock, ledger, payout_accounts, payouts, wallets
+from models.db import Database
+from models.errors import AppError
+from models.ids import object_id
+from models.pages import page_of
+
+COLLECTION = payouts.REQUESTS
+MIN_CENTS = 1_000
+STATUSES = ("pending", "approved", "paid", "failed", "rejected")
+
+
+def public(request: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": str(request["_id"]), "userId": str(request["userId"]), "amount": request["amount"],
+        "currency": request["currency"], "status": request["status"], "reason": request.get("reason"),
+        "transferId": request.get("transferId"), "createdAt": request["createdAt"].isoformat(),
+        "resolvedAt": request["resolvedAt"].isoformat() if request.get("resolvedAt") else None,
+    }
+
+
+async def ensure_indexes(db: Database) -> None:
+    await db[COLLECTION].create_index([("status", 1), ("createdAt", -1)])
+
+
+async def request(db: Database, user_id: str, amount: int) -> dict[str, Any]:
+    withdrawal = {
+        "_id": ObjectId(), "userId": ObjectId(user_id), "amount": amount, "currency": ledger.CURRENCY,
+        "status": "pending", "createdAt": clock.now(),
+    }
+
+    async def work(session: AsyncClientSession) -> dict[str, Any]:
+        await _require_payouts_enabled(db, session, user_id)
+        await ledger.post(
+            db, session, key=f"withdrawal-hold:{withdrawal['_id']}", type="hold", entries=ledger.hold(user_id, amount),
+            refs={"userId": withdrawal["userId"], "requestId": withdrawal["_id"]},
+        )
+        await db[COLLECTION].insert_one(withdrawal, session=session)
+        return withdrawal
+
+    return await db.transaction(work)
+
+
+async def get(db: Database, request_id: ObjectId) -> dict[str, Any]:
+    found = await db[COLLECTION].find_one({"_id": request_id})
+    if found is None:
+        raise AppError("not_found", "No such withdrawal request.")
+    return found
+
+
+async def listing(db: Database, *, status: str | None, page: int, limit: int) -> dict[str, Any]:
+    found, pagination = await page_of(
+        db[COLLECTION], {"status": status} if status else {}, sort=[("createdAt", -1), ("_id", -1)], page=page, limit=limit,
+    )
+    return {"requests": [public(request) for request in found], "pagination": pagination}
+
+
+async def approve(db: Database, request_id: str, admin_id: str, *, lease_seconds: float) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Capture the hold and write the payout; the payout is leased to the caller, who makes the transfer next."""
+
+    async def work(session: AsyncClientSession) -> tuple[dict[str, Any], dict[str, Any]]:
+        withdrawal = await _resolve(db, session, request_id, admin_id, {"status": "approved"})
+        account_id = await _require_payouts_enabled(db, session, withdrawal["userId"])
+        await ledger.post(
+            db, session, key=f"withdrawal:{withdrawal['_id']}", type="withdrawal",
+            entries=ledger.capture(withdrawal["userId"], withdrawal["amount"], ledger.STRIPE),
+            refs={"userId": withdrawal["userId"], "requestId": withdrawal["_id"], "adminId": ObjectId(admin_id)},
+        )
+        await wallets.add_to_totals(db, session, withdrawal["userId"], totalWithdrawals=withdrawal["amount"])
+        payout = await payouts.create(db, session, withdrawal, account_id, lease_seconds=lease_seconds)
+        return withdrawal, payout
+
+    return await db.transaction(work)
+
+
+async def reject(db: Database, request_id: str, admin_id: str, reason: str) -> dict[str, Any]:
+    async def work(session: AsyncClientSession) -> dict[str, Any]:
+        withdrawal = await _resolve(db, session, request_id, admin_id, {"status": "rejected", "reason": reason})
+        await ledger.post(
+            db, session, key=f"withdrawal-release:{withdrawal['_id']}", type="hold_release",
+            entries=ledger.release(withdrawal["userId"], withdrawal["amount"]),
+            refs={"userId": withdrawal["userId"], "requestId": withdrawal["_id"], "adminId": ObjectId(admin_id)},
+        )
+        return withdrawal
+
+    return await db.transaction(work)
+
+
+async def _resolve(db: Database, session: AsyncClientSession, request_id: str, admin_id: str, changes: dict[str, Any]) -> dict[str, Any]:
+    """`pending →` the given state, or `invalid_state` when someone else resolved it first."""
+    key = object_id(request_id, "withdrawal request")
+    resolved = await db[COLLECTION].find_one_and_update(
+        {"_id": key, "status": "pending"},
+        {"$set": changes | {"resolvedAt": clock.now(), "resolvedBy": ObjectId(admin_id)}},
+        return_document=ReturnDocument.AFTER, session=session,
+    )
+    if resolved is None:
+        current = await db[COLLECTION].find_one({"_id": key}, {"status": 1}, session=session)
+        if current is None:
+            raise AppError("not_found", "No such withdrawal request.")
+        raise AppError("invalid_state", f"The request is already {current['status']}.", {"status": current["status"]})
+    return resolved
+
+
+async def _require_payouts_enabled(db: Database, session: AsyncClientSession, user_id: str | ObjectId) -> str:
+    connected = await payout_accounts.of_user(db, user_id, session)
+    if not connected["payoutsEnabled"]:
+        raise AppError("payouts_not_enabled", "Finish Stripe onboarding (payouts:onboard) before withdrawing.", {"status": connected["status"]})
+    return connected["accountId"]

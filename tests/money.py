@@ -1,0 +1,77 @@
+"""Steps the money tests share: a funded customer, a verified contractor, an admin socket, pushes."""
+
+import asyncio
+
+import socketio
+
+from tests.conftest import ADMIN, call, connect, login, register, send_webhook, stripe_event
+
+
+class Pushes:
+    """Every push of the named events a client receives, in order, awaitable one at a time."""
+
+    def __init__(self, client: socketio.AsyncClient, *events: str) -> None:
+        self.queues = {name: asyncio.Queue() for name in events}
+        for name, queue in self.queues.items():
+            client.on(name, queue.put_nowait)
+
+    async def next(self, event: str, timeout: float = 10) -> dict:
+        return await asyncio.wait_for(self.queues[event].get(), timeout)
+
+    async def until(self, event: str, accept, timeout: float = 15) -> dict:
+        """The first push of `event` that `accept` likes, skipping earlier ones."""
+        async with asyncio.timeout(timeout):
+            while not accept(data := await self.queues[event].get()):
+                pass
+        return data
+
+
+async def ok(client: socketio.AsyncClient, event: str, data=None) -> dict:
+    answer = await call(client, event, data)
+    assert answer["ok"], answer
+    return answer["data"]
+
+
+async def error_code(client: socketio.AsyncClient, event: str, data=None) -> str:
+    answer = await call(client, event, data)
+    assert not answer["ok"], answer
+    return answer["error"]["code"]
+
+
+async def user_socket(base: str, role: str) -> tuple[dict, socketio.AsyncClient]:
+    session = await register(base, role)
+    return session, await connect(base, session["accessToken"])
+
+
+async def admin_socket(base: str) -> socketio.AsyncClient:
+    return await connect(base, (await login(base, ADMIN["email"], ADMIN["password"]))["accessToken"])
+
+
+def paid_checkout(deposit: dict, user_id: str, payment_status: str = "paid") -> dict:
+    return {"id": deposit["sessionId"], "object": "checkout.session", "payment_status": payment_status,
+            "client_reference_id": user_id, "metadata": {"depositId": deposit["depositId"], "userId": user_id},
+            "payment_intent": "pi_test_1", "amount_total": None}
+
+
+async def deposit(base: str, client: socketio.AsyncClient, user_id: str, cents: int) -> dict:
+    """Start a Checkout deposit and confirm it with a signed `checkout.session.completed`."""
+    started = await ok(client, "wallet:deposit", {"amount": cents})
+    status, _ = await send_webhook(base, stripe_event("checkout.session.completed", paid_checkout(started, user_id)))
+    assert status == 200
+    return started
+
+
+async def verify_payouts(base: str, client: socketio.AsyncClient) -> str:
+    """Onboard, then let Stripe report the account as fully enabled."""
+    account_id = (await ok(client, "payouts:onboard", {"refreshUrl": "https://app.test/refresh", "returnUrl": "https://app.test/done"}))["accountId"]
+    enabled = {"id": account_id, "object": "account", "payouts_enabled": True, "details_submitted": True, "requirements": {"currently_due": []}}
+    status, _ = await send_webhook(base, stripe_event("account.updated", enabled))
+    assert status == 200
+    return account_id
+
+
+async def funded_contractor(base: str, admin: socketio.AsyncClient, cents: int) -> tuple[dict, socketio.AsyncClient, str]:
+    session, client = await user_socket(base, "contractor")
+    account_id = await verify_payouts(base, client)
+    await ok(admin, "admin:wallet:adjust", {"userId": session["user"]["id"], "amount": cents, "reason": "test funds"})
+    return session, client, account_id

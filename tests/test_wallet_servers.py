@@ -1,0 +1,54 @@
+"""Money tests that need a server of their own: no Stripe configured, and a concurrency run audited after."""
+
+import asyncio
+
+import aiohttp
+import pytest
+
+from tests.conftest import ADMIN, call, send_webhook, stripe_env
+from tests.money import admin_socket, error_code, funded_contractor, ok, user_socket
+from tests.servers import ServerProcess
+
+
+@pytest.fixture
+def unconfigured_server():
+    process = ServerProcess(env={"APP_RETURN_URL": "myapp://wallet"}).start()
+    yield process
+    process.remove()
+
+
+async def test_without_stripe_keys_payment_events_answer_payments_unavailable(unconfigured_server):
+    base = unconfigured_server.url
+    _, customer = await user_socket(base, "customer")
+    _, contractor = await user_socket(base, "contractor")
+    assert await error_code(customer, "wallet:deposit", {"amount": 1_000}) == "payments_unavailable"
+    assert await error_code(contractor, "payouts:onboard", {"refreshUrl": "https://a.test", "returnUrl": "https://a.test"}) == "payments_unavailable"
+    assert (await ok(customer, "wallet:get"))["balance"] == 0
+    assert (await ok(contractor, "payouts:status"))["status"] == "not_connected"
+    status, answer = await send_webhook(base, {"id": "evt_1"})
+    assert (status, answer["error"]["code"]) == (503, "payments_unavailable")
+    async with aiohttp.ClientSession() as http:
+        async with http.get(f"{base}/api/checkout/success?session_id=cs_1", allow_redirects=False) as response:
+            assert (response.status, response.headers["Location"]) == (302, "myapp://wallet?checkout=success&session_id=cs_1")
+    await asyncio.gather(customer.disconnect(), contractor.disconnect())
+
+
+async def test_200_concurrent_spends_never_overdraw_and_the_audit_is_clean_after(fake_stripe):
+    process = ServerProcess(env=stripe_env(fake_stripe))
+    process.run_cli("create-admin", ADMIN["email"], ADMIN["password"]).check_returncode()
+    try:
+        process.start()
+        admin = await admin_socket(process.url)
+        _, client, _ = await funded_contractor(process.url, admin, 100_000)
+        answers = await asyncio.gather(*(call(client, "wallet:withdraw", {"amount": 1_000}) for _ in range(200)))
+        assert sum(answer["ok"] for answer in answers) == 100
+        assert {answer["error"]["code"] for answer in answers if not answer["ok"]} == {"insufficient_funds"}
+        wallet = await ok(client, "wallet:get")
+        assert (wallet["balance"], wallet["held"]) == (0, 100_000)
+        assert (await ok(admin, "admin:withdrawals", {"status": "pending", "limit": 1}))["pagination"]["total"] == 100
+        await asyncio.gather(admin.disconnect(), client.disconnect())
+        assert process.stop() == 0
+        audit = process.run_cli("audit-ledger")
+        assert audit.returncode == 0 and "CLEAN" in audit.stdout, audit.stdout + audit.stderr
+    finally:
+        process.remove()

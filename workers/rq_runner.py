@@ -1,0 +1,54 @@
+"""Jobs through RQ, for deployments with a shared MongoDB (`MONGODB_URI`) and `REDIS_URL`.
+
+The server enqueues (`RQJobs`); `python -m server worker` runs RQ workers (with RQ's
+scheduler for delayed jobs) and `python -m server cron` runs RQ's `CronScheduler` for the
+periodic sweeps. A job is `run(name, *args)`: RQ runs the coroutine with `asyncio.run`
+in the worker, which connects to MongoDB, Redis and Stripe for the job's duration.
+"""
+
+import asyncio
+from datetime import timedelta
+
+import socketio
+from redis import Redis
+from rq import Queue, Worker
+from rq.cron import CronScheduler
+
+from server.config import Settings
+from server.services import open_services
+from workers.jobs import JOBS, periodic
+
+QUEUE = "marketplace"
+
+
+class RQJobs:
+    def __init__(self, redis_url: str) -> None:
+        self._queue = Queue(QUEUE, connection=Redis.from_url(redis_url))
+
+    def start(self, services, periodic: dict[str, float]) -> None:
+        """Periodic jobs belong to the `cron` process, not to each server."""
+
+    async def enqueue_in(self, delay: float, name: str, *args: str) -> None:
+        await asyncio.to_thread(self._queue.enqueue_in, timedelta(seconds=delay), run, name, *args)
+
+    async def stop(self) -> None:
+        self._queue.connection.close()
+
+
+async def run(name: str, *args: str) -> None:
+    settings = Settings()
+    emitter = socketio.AsyncRedisManager(settings.redis_url, write_only=True)
+    async with open_services(settings, emitter, RQJobs(settings.redis_url)) as services:
+        await JOBS[name](services, *args)
+
+
+def work(settings: Settings) -> None:
+    connection = Redis.from_url(settings.redis_url)
+    Worker([Queue(QUEUE, connection=connection)], connection=connection).work(with_scheduler=True)
+
+
+def cron(settings: Settings) -> None:
+    scheduler = CronScheduler(connection=Redis.from_url(settings.redis_url))
+    for name, interval in periodic(settings).items():
+        scheduler.register(run, QUEUE, args=(name,), interval=max(1, round(interval)))
+    scheduler.start()
