@@ -38,7 +38,7 @@ def create_app(settings: Settings) -> web.Application:
     sio.attach(app)
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
-        jobs = RQJobs(settings.redis_url) if settings.rq_jobs else LocalJobs()
+        jobs = RQJobs(settings) if settings.rq_jobs else LocalJobs()
         async with open_services(settings, sio, jobs) as services:
             gateway = SocketGateway(sio, registry, services)
             gateway.install()

@@ -16,6 +16,7 @@ class Settings(BaseSettings):
     mongodb_uri: str | None = None
     mongodb_db: str = "marketplace"
     redis_url: str | None = None
+    rq_queue: str = "marketplace"
     data_dir: Path = Path("./data")
     snapshot_interval_seconds: float = Field(default=30.0, gt=0)
     jwt_secret: str | None = None

@@ -19,8 +19,12 @@ log = logging.getLogger(__name__)
 
 
 @contextlib.asynccontextmanager
-async def open_database(settings: Settings) -> AsyncIterator[Database]:
-    """Yield a ready `Database` (indexes made, snapshot loaded); close it cleanly after."""
+async def open_database(settings: Settings, *, prepare: bool = True) -> AsyncIterator[Database]:
+    """Yield a ready `Database` (indexes made, snapshot loaded); close it cleanly after.
+
+    `prepare=False` (RQ workers, `MONGODB_URI` only) just connects: the web processes
+    check and prepare the shared database, and a job should not redo that each time.
+    """
     if settings.embedded_db:
         with exclusive_lock(settings.data_dir):
             async with embedded_mongo() as uri, _connected(settings, uri, serialize_writes=True) as db:
@@ -36,8 +40,9 @@ async def open_database(settings: Settings) -> AsyncIterator[Database]:
                     log.info("snapshot saved", extra={"documents": count})
     else:
         async with _connected(settings, settings.mongodb_uri, serialize_writes=False) as db:
-            await _require_transactions(db)
-            await _prepare(db, settings)
+            if prepare:
+                await _require_transactions(db)
+                await _prepare(db, settings)
             yield db
 
 

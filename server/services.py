@@ -64,11 +64,11 @@ def auth_policy(settings: Settings) -> AuthPolicy:
 
 
 @contextlib.asynccontextmanager
-async def open_services(settings: Settings, sio: Emitter, jobs: Jobs) -> AsyncIterator[Services]:
+async def open_services(settings: Settings, sio: Emitter, jobs: Jobs, *, prepare_database: bool = True) -> AsyncIterator[Services]:
     redis = aioredis.from_url(settings.redis_url, socket_timeout=2) if settings.redis_url else None
     stripe = StripeApi(settings.stripe_secret_key, settings.stripe_api_base) if settings.stripe_secret_key else None
     try:
-        async with open_database(settings) as db:
+        async with open_database(settings, prepare=prepare_database) as db:
             try:
                 yield Services(settings, db, Accounts(db, auth_policy(settings)), sio, redis, stripe, jobs)
             finally:

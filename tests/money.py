@@ -65,8 +65,8 @@ async def verify_payouts(base: str, client: socketio.AsyncClient) -> str:
     """Onboard, then let Stripe report the account as fully enabled."""
     account_id = (await ok(client, "payouts:onboard", {"refreshUrl": "https://app.test/refresh", "returnUrl": "https://app.test/done"}))["accountId"]
     enabled = {"id": account_id, "object": "account", "payouts_enabled": True, "details_submitted": True, "requirements": {"currently_due": []}}
-    status, _ = await send_webhook(base, stripe_event("account.updated", enabled))
-    assert status == 200
+    status, answer = await send_webhook(base, stripe_event("account.updated", enabled))
+    assert status == 200, answer
     return account_id
 
 

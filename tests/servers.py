@@ -41,15 +41,22 @@ class ServerProcess:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self) -> "ServerProcess":
+    def environment(self) -> dict[str, str]:
         inherited = {name: value for name, value in os.environ.items() if name != "REDIS_URL"}
-        env = inherited | {
+        return inherited | {
             "HOST": "127.0.0.1", "PORT": str(self.port), "DATA_DIR": str(self.data_dir),
             "JWT_SECRET": JWT_SECRET, "BCRYPT_ROUNDS": "4", "LOG_LEVEL": "INFO", "MONGODB_DB": self.database,
         } | self.env
+
+    def spawn(self, *args: str, log_name: str) -> subprocess.Popen:
+        """Another `python -m server …` process (a worker, say) with this server's settings, logging beside it."""
+        with open(self.data_dir / log_name, "ab") as log:
+            return subprocess.Popen([sys.executable, "-m", "server", *args], cwd=ROOT, env=self.environment(), stdout=log, stderr=log)
+
+    def start(self) -> "ServerProcess":
         self.log_path = self.data_dir / "server.log"
         with open(self.log_path, "ab") as log:
-            self.process = subprocess.Popen([sys.executable, "-m", self.module], cwd=ROOT, env=env, stdout=log, stderr=log)
+            self.process = subprocess.Popen([sys.executable, "-m", self.module], cwd=ROOT, env=self.environment(), stdout=log, stderr=log)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -71,8 +78,7 @@ class ServerProcess:
         return self.process.wait(timeout=30)
 
     def run_cli(self, *args: str) -> subprocess.CompletedProcess:
-        env = os.environ | {"DATA_DIR": str(self.data_dir), "JWT_SECRET": JWT_SECRET, "BCRYPT_ROUNDS": "4", "MONGODB_DB": self.database} | self.env
-        return subprocess.run([sys.executable, "-m", "server", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+        return subprocess.run([sys.executable, "-m", "server", *args], cwd=ROOT, env=self.environment(), capture_output=True, text=True, timeout=60)
 
     def remove(self) -> None:
         if self.process and self.process.poll() is None:

@@ -18,12 +18,10 @@ from server.config import Settings
 from server.services import open_services
 from workers.jobs import JOBS, periodic
 
-QUEUE = "marketplace"
-
 
 class RQJobs:
-    def __init__(self, redis_url: str) -> None:
-        self._queue = Queue(QUEUE, connection=Redis.from_url(redis_url))
+    def __init__(self, settings: Settings) -> None:
+        self._queue = Queue(settings.rq_queue, connection=Redis.from_url(settings.redis_url))
 
     def start(self, services, periodic: dict[str, float]) -> None:
         """Periodic jobs belong to the `cron` process, not to each server."""
@@ -38,17 +36,17 @@ class RQJobs:
 async def run(name: str, *args: str) -> None:
     settings = Settings()
     emitter = socketio.AsyncRedisManager(settings.redis_url, write_only=True)
-    async with open_services(settings, emitter, RQJobs(settings.redis_url)) as services:
+    async with open_services(settings, emitter, RQJobs(settings), prepare_database=False) as services:
         await JOBS[name](services, *args)
 
 
 def work(settings: Settings) -> None:
     connection = Redis.from_url(settings.redis_url)
-    Worker([Queue(QUEUE, connection=connection)], connection=connection).work(with_scheduler=True)
+    Worker([Queue(settings.rq_queue, connection=connection)], connection=connection).work(with_scheduler=True)
 
 
 def cron(settings: Settings) -> None:
     scheduler = CronScheduler(connection=Redis.from_url(settings.redis_url))
     for name, interval in periodic(settings).items():
-        scheduler.register(run, QUEUE, args=(name,), interval=max(1, round(interval)))
+        scheduler.register(run, settings.rq_queue, args=(name,), interval=max(1, round(interval)))
     scheduler.start()

@@ -1,0 +1,103 @@
+"""Payout retries and crash recovery through real RQ processes (`python -m server worker` and `cron`).
+
+RQ workers need a database shared with the server, so this module runs the server in
+`MONGODB_URI` mode against a standalone engine process that outlives a killed server.
+"""
+
+import asyncio
+import signal
+import subprocess
+import sys
+import time
+import uuid
+
+import pytest
+
+from tests.conftest import ADMIN, connect, stripe_env
+from tests.money import Pushes, admin_socket, funded_contractor, ok
+from tests.servers import ROOT, ServerProcess
+
+
+@pytest.fixture(scope="module")
+def mongodb_uri():
+    engine = subprocess.Popen([sys.executable, "-m", "server.embedded_mongo"], cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    port = int(engine.stdout.readline())
+    yield f"mongodb://127.0.0.1:{port}/?directConnection=true"
+    engine.stdin.close()
+    engine.wait(10)
+
+
+@pytest.fixture(scope="module")
+def deployment(mongodb_uri, redis_url, fake_stripe):
+    """A web process, an RQ worker and the RQ cron process, as the Procfile runs them."""
+    server = ServerProcess(env=stripe_env(fake_stripe) | {
+        "MONGODB_URI": mongodb_uri, "REDIS_URL": redis_url, "RQ_QUEUE": f"test-{uuid.uuid4().hex[:8]}", "PAYOUT_RESUME_SECONDS": "1",
+    })
+    server.start()
+    server.run_cli("create-admin", ADMIN["email"], ADMIN["password"]).check_returncode()
+    helpers = [server.spawn("worker", log_name="worker.log"), server.spawn("cron", log_name="cron.log")]
+    yield server
+    for helper in helpers:
+        helper.send_signal(signal.SIGTERM)
+        helper.wait(30)
+    server.remove()
+
+
+async def test_an_rq_worker_retries_a_failing_transfer_with_the_same_key(deployment, fake_stripe):
+    admin = await admin_socket(deployment.url)
+    _, client, account_id = await funded_contractor(deployment.url, admin, 2_000)
+    pushes = Pushes(client, "withdrawal:updated")
+    asked = await ok(client, "wallet:withdraw", {"amount": 2_000})
+    fake_stripe.fail_next("/v1/transfers", 500, 500)
+    answer = (await ok(admin, "admin:withdrawal:approve", {"requestId": asked["requestId"]}))["request"]
+    assert answer["status"] == "approved"
+    paid = await pushes.until("withdrawal:updated", lambda data: data["request"]["status"] == "paid", timeout=30)
+    attempts = fake_stripe.calls_to("/v1/transfers", destination=account_id)
+    assert len(attempts) == 3 and len({call.idempotency_key for call in attempts}) == 1
+    assert [t["id"] for t in fake_stripe.transfers.values() if t["destination"] == account_id] == [paid["request"]["transferId"]]
+    await asyncio.gather(admin.disconnect(), client.disconnect())
+
+
+async def test_a_crash_between_approval_and_stripes_answer_is_healed_by_the_resume_job(deployment, fake_stripe):
+    admin = await admin_socket(deployment.url)
+    session, client, account_id = await funded_contractor(deployment.url, admin, 4_000)
+    asked = await ok(client, "wallet:withdraw", {"amount": 4_000})
+    answer_held = fake_stripe.hold_next("/v1/transfers")
+    approval = asyncio.ensure_future(admin.call("admin:withdrawal:approve", {"requestId": asked["requestId"]}, timeout=30))
+    await until(lambda: fake_stripe.calls_to("/v1/transfers", destination=account_id))
+    deployment.stop(signal.SIGKILL)
+    answer_held.set()
+    approval.cancel()
+    await asyncio.gather(admin.disconnect(), client.disconnect(), return_exceptions=True)
+
+    deployment.start()
+    admin = await admin_socket(deployment.url)
+    await until_async(lambda: request_status(admin, asked["requestId"]), "paid")
+    attempts = fake_stripe.calls_to("/v1/transfers", destination=account_id)
+    assert len(attempts) == 2 and len({call.idempotency_key for call in attempts}) == 1
+    assert len([t for t in fake_stripe.transfers.values() if t["destination"] == account_id]) == 1
+    client = await connect(deployment.url, session["accessToken"])
+    wallet = await ok(client, "wallet:get")
+    assert (wallet["balance"], wallet["held"], wallet["totalWithdrawals"]) == (0, 0, 4_000)
+    audit = deployment.run_cli("audit-ledger")
+    assert audit.returncode == 0 and "CLEAN" in audit.stdout, audit.stdout + audit.stderr
+    await asyncio.gather(admin.disconnect(), client.disconnect())
+
+
+async def request_status(admin, request_id: str) -> str:
+    listed = await ok(admin, "admin:withdrawals", {"limit": 100})
+    return next(request["status"] for request in listed["requests"] if request["id"] == request_id)
+
+
+async def until(condition, timeout: float = 15) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        await asyncio.sleep(0.05)
+
+
+async def until_async(probe, expected, timeout: float = 20) -> None:
+    deadline = time.monotonic() + timeout
+    while (current := await probe()) != expected:
+        assert time.monotonic() < deadline, f"still {current!r}"
+        await asyncio.sleep(0.2)
