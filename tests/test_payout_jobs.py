@@ -12,6 +12,7 @@ import time
 import uuid
 
 import pytest
+from pymongo import MongoClient
 
 from tests.conftest import ADMIN, connect, stripe_env
 from tests.money import Pushes, admin_socket, funded_contractor, ok
@@ -101,3 +102,15 @@ async def until_async(probe, expected, timeout: float = 20) -> None:
     while (current := await probe()) != expected:
         assert time.monotonic() < deadline, f"still {current!r}"
         await asyncio.sleep(0.2)
+
+
+def test_the_audit_command_catches_a_tampered_balance(mongodb_uri):
+    books = ServerProcess(env={"MONGODB_URI": mongodb_uri})
+    try:
+        assert books.run_cli("audit-ledger").returncode == 0
+        with MongoClient(mongodb_uri) as client:
+            client[books.database]["ledger_accounts"].update_one({"_id": "platform:escrow"}, {"$inc": {"balance": 1}})
+        audit = books.run_cli("audit-ledger")
+        assert audit.returncode == 1 and "stored balance differs" in audit.stdout and "platform:escrow" in audit.stdout, audit.stdout
+    finally:
+        books.remove()
