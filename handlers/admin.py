@@ -68,8 +68,8 @@ async def approve_withdrawal(ctx, payload: RequestRef) -> dict:
     request, payout = await withdrawals.approve(services.db, payload.requestId, ctx.user_id, lease_seconds=services.settings.payout_lease_seconds)
     await pushes.admin_queue(services, "resolved", request)
     await pushes.withdrawal_changed(services, request, balances_moved=True)
-    await payout_jobs.transfer(services, payout)
-    return {"request": withdrawals.public(await withdrawals.get(services.db, request["_id"]))}
+    settled = await payout_jobs.transfer(services, payout)
+    return {"request": withdrawals.public(settled or request)}
 
 
 @event("admin:withdrawal:reject", payload=RejectPayload, result=pushes.WithdrawalResult, roles=ADMINS)

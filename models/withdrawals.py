@@ -55,13 +55,6 @@ async def request(db: Database, user_id: str, amount: int) -> dict[str, Any]:
     return await db.transaction(work)
 
 
-async def get(db: Database, request_id: ObjectId) -> dict[str, Any]:
-    found = await db[COLLECTION].find_one({"_id": request_id})
-    if found is None:
-        raise AppError("not_found", "No such withdrawal request.")
-    return found
-
-
 async def listing(db: Database, *, status: str | None, page: int, limit: int) -> dict[str, Any]:
     found, pagination = await page_of(
         db[COLLECTION], {"status": status} if status else {}, sort=[("createdAt", -1), ("_id", -1)], page=page, limit=limit,

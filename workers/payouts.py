@@ -35,23 +35,30 @@ async def resume(services) -> None:
         await pay(services, str(payout_id))
 
 
-async def transfer(services, payout: dict[str, Any]) -> None:
-    """Make the transfer for a payout the caller holds the lease on, and record what came of it."""
-    api = services.payments()
+async def transfer(services, payout: dict[str, Any]) -> dict[str, Any] | None:
+    """Make the transfer for a payout the caller holds the lease on, and record what came of it.
+
+    Returns the withdrawal request if the payout settled now (`paid` or `failed`), None
+    while retries are pending.
+    """
     try:
-        transfer_id = await api.transfer(
+        transfer_id = await services.payments().transfer(
             payout_id=str(payout["_id"]), amount=payout["amount"], currency=payout["currency"], destination=payout["accountId"],
         )
     except stripe.StripeError as error:
-        transfer_id = await _after_failure(services, payout, error)
-    if transfer_id is not None:
-        request = await payouts.mark_paid(services.db, payout, transfer_id)
-        if request is not None:
-            await pushes.withdrawal_changed(services, request, balances_moved=False)
+        return await _after_failure(services, payout, error)
+    return await _paid(services, payout, transfer_id)
 
 
-async def _after_failure(services, payout: dict[str, Any], error: stripe.StripeError) -> str | None:
-    """Retry later, or settle: the transfer id if it exists after all, else reverse the withdrawal."""
+async def _paid(services, payout: dict[str, Any], transfer_id: str) -> dict[str, Any] | None:
+    request = await payouts.mark_paid(services.db, payout, transfer_id)
+    if request is not None:
+        await pushes.withdrawal_changed(services, request, balances_moved=False)
+    return request
+
+
+async def _after_failure(services, payout: dict[str, Any], error: stripe.StripeError) -> dict[str, Any] | None:
+    """Retry later, or settle: paid if the transfer exists after all, else reverse the withdrawal."""
     attempts = payout["attempts"] + 1
     log.warning("payout attempt failed", extra={"payoutId": str(payout["_id"]), "attempt": attempts, "error": _describe(error)})
     if is_transient(error) and attempts < services.settings.payout_max_attempts:
@@ -63,11 +70,11 @@ async def _after_failure(services, payout: dict[str, Any], error: stripe.StripeE
         await _retry_later(services, payout, lookup_error, attempts)
         return None
     if existing is not None:
-        return existing
+        return await _paid(services, payout, existing)
     request = await payouts.reverse(services.db, payout, _describe(error))
     if request is not None:
         await pushes.withdrawal_changed(services, request, balances_moved=True)
-    return None
+    return request
 
 
 async def _retry_later(services, payout: dict[str, Any], error: stripe.StripeError, attempts: int) -> None:
