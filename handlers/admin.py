@@ -64,7 +64,7 @@ async def list_withdrawals(ctx, payload: WithdrawalsQuery) -> dict:
 async def approve_withdrawal(ctx, payload: RequestRef) -> dict:
     """Approve and pay out: the ack carries the request after the first transfer attempt (`paid`, or `approved` while retries run)."""
     services = ctx.services
-    services.payments()
+    services.require_payments()
     request, payout = await withdrawals.approve(services.db, payload.requestId, ctx.user_id, lease_seconds=services.settings.payout_lease_seconds)
     await pushes.admin_queue(services, "resolved", request)
     await pushes.withdrawal_changed(services, request, balances_moved=True)

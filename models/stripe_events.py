@@ -17,6 +17,7 @@ from models.db import Database
 
 COLLECTION = "stripe_events"
 PAID_CHECKOUTS = ("checkout.session.completed", "checkout.session.async_payment_succeeded")
+UNPAID_CHECKOUTS = ("checkout.session.async_payment_failed", "checkout.session.expired")
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,7 +60,7 @@ async def _effect_of(db: Database, session: AsyncClientSession, event: dict[str,
     refs = {"checkoutSessionId": subject.get("id"), "paymentIntentId": subject.get("payment_intent"), "eventId": event["id"]}
     if event["type"] in PAID_CHECKOUTS and subject.get("payment_status") == "paid":
         settled = await deposits.credit(db, session, deposit_id, refs)
-    elif event["type"] == "checkout.session.async_payment_failed":
+    elif event["type"] in UNPAID_CHECKOUTS:
         settled = await deposits.fail(db, session, deposit_id, refs)
     else:
         return None

@@ -45,9 +45,13 @@ class Services:
     async def emit_to_admins(self, event: str, data: Any) -> None:
         await self.sio.emit(event, data, room="admins")
 
-    def payments(self) -> StripeApi:
+    def require_payments(self) -> None:
+        """Refuse with `payments_unavailable` before anything changes when no Stripe key is configured."""
         if self.stripe is None:
             raise AppError("payments_unavailable", "Payments are not configured on this server.")
+
+    def payments(self) -> StripeApi:
+        self.require_payments()
         return self.stripe
 
 

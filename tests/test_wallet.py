@@ -78,6 +78,29 @@ async def test_an_async_payment_failure_marks_the_deposit_failed_and_tells_the_u
     await client.disconnect()
 
 
+async def test_an_expired_checkout_fails_its_deposit(server):
+    session, client = await user_socket(server.url, "customer")
+    started = await ok(client, "wallet:deposit", {"amount": 800})
+    pushes = Pushes(client, "deposit:updated")
+    expired = stripe_event("checkout.session.expired", paid_checkout(started, session["user"]["id"], payment_status="unpaid"))
+    assert (await send_webhook(server.url, expired))[0] == 200
+    assert (await pushes.next("deposit:updated"))["deposit"]["status"] == "failed"
+    await client.disconnect()
+
+
+async def test_an_event_that_fails_while_applied_answers_5xx_and_stores_nothing(server):
+    session, client = await user_socket(server.url, "contractor")
+    account_id = (await ok(client, "payouts:onboard", {"refreshUrl": "https://a.test", "returnUrl": "https://a.test"}))["accountId"]
+    event = stripe_event("account.updated", {"object": "account", "payouts_enabled": True})
+    status, answer = await send_webhook(server.url, event)
+    assert (status, answer["error"]["code"]) == (500, "internal")
+    event["data"]["object"] |= {"id": account_id, "details_submitted": True, "requirements": {"currently_due": []}}
+    status, answer = await send_webhook(server.url, event)
+    assert (status, answer["data"]["duplicate"]) == (200, False)
+    assert (await ok(client, "payouts:status"))["status"] == "verified"
+    await client.disconnect()
+
+
 async def test_badly_signed_webhooks_are_refused_and_change_nothing(server):
     session, client = await user_socket(server.url, "customer")
     started = await ok(client, "wallet:deposit", {"amount": 1_200})

@@ -25,7 +25,11 @@ class LocalJobs:
             self._spawn(self._every(name, interval))
 
     async def enqueue_in(self, delay: float, name: str, *args: str) -> None:
-        timer = asyncio.get_running_loop().call_later(delay, lambda: self._spawn(self._run(name, args)))
+        def fire() -> None:
+            self._timers.discard(timer)
+            self._spawn(self._run(name, args))
+
+        timer = asyncio.get_running_loop().call_later(delay, fire)
         self._timers.add(timer)
 
     async def stop(self) -> None:
