@@ -4,9 +4,10 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, Field, StrictBool, StrictInt
 
+from handlers.tasks import Cancel, CancelResult, cancel_task
 from handlers.wallet import PageQuery, Pagination
-from models import ledger, wallets, withdrawals
-from server import pushes
+from models import completions, ledger, tasks, wallets, withdrawals
+from server import pushes, task_pushes
 from server.events import Payload, event
 from workers import payouts as payout_jobs
 
@@ -16,6 +17,20 @@ ObjectIdString = Annotated[str, Field(min_length=24, max_length=24)]
 
 class WithdrawalsQuery(PageQuery):
     status: Literal[*withdrawals.STATUSES] | None = None
+
+
+class CompletionsQuery(PageQuery):
+    status: Literal[*completions.STATUSES] | None = None
+
+
+class CompletionsPage(BaseModel):
+    requests: list[pushes.CompletionRequest]
+    pagination: Pagination
+
+
+class CompletionDecision(BaseModel):
+    request: pushes.CompletionRequest
+    task: task_pushes.Task
 
 
 class WithdrawalsPage(BaseModel):
@@ -66,7 +81,7 @@ async def approve_withdrawal(ctx, payload: RequestRef) -> dict:
     services = ctx.services
     services.require_payments()
     request, payout = await withdrawals.approve(services.db, payload.requestId, ctx.user_id, lease_seconds=services.settings.payout_lease_seconds)
-    await pushes.admin_queue(services, "resolved", request)
+    await pushes.admin_queue(services, "withdrawal", "resolved", withdrawals.public(request))
     await pushes.withdrawal_changed(services, request, balances_moved=True)
     settled = await payout_jobs.transfer(services, payout)
     return {"request": withdrawals.public(settled or request)}
@@ -76,7 +91,7 @@ async def approve_withdrawal(ctx, payload: RequestRef) -> dict:
 async def reject_withdrawal(ctx, payload: RejectPayload) -> dict:
     """Refuse a pending request; the held amount returns to the contractor's available balance."""
     request = await withdrawals.reject(ctx.services.db, payload.requestId, ctx.user_id, payload.reason)
-    await pushes.admin_queue(ctx.services, "resolved", request)
+    await pushes.admin_queue(ctx.services, "withdrawal", "resolved", withdrawals.public(request))
     await pushes.withdrawal_changed(ctx.services, request, balances_moved=True)
     return {"request": withdrawals.public(request)}
 
@@ -96,3 +111,37 @@ async def adjust_wallet(ctx, payload: AdjustPayload) -> dict:
     await wallets.adjust(ctx.services.db, payload.userId, payload.amount, reason=payload.reason, admin_id=ctx.user_id)
     await pushes.wallet_changed(ctx.services, payload.userId)
     return {"userId": payload.userId, "wallet": await wallets.summary(ctx.services.db, payload.userId)}
+
+
+@event("admin:completions", payload=CompletionsQuery, result=CompletionsPage, roles=ADMINS)
+async def list_completions(ctx, payload: CompletionsQuery) -> dict:
+    """Completion requests, newest first, optionally of one status (`pending` is the approval queue)."""
+    return await completions.listing(ctx.services.db, status=payload.status, page=payload.page, limit=payload.limit)
+
+
+@event("admin:completion:approve", payload=RequestRef, result=CompletionDecision, roles=ADMINS)
+async def approve_completion(ctx, payload: RequestRef) -> dict:
+    """Approve: escrow pays the contractor `contractorPayout` and the platform its fees; task and offer become `completed`."""
+    request, task = await completions.approve(ctx.services.db, payload.requestId, ctx.user_id)
+    await pushes.wallet_changed(ctx.services, task["contractorId"])
+    return await _decided(ctx, request, task)
+
+
+@event("admin:completion:reject", payload=RejectPayload, result=CompletionDecision, roles=ADMINS)
+async def reject_completion(ctx, payload: RejectPayload) -> dict:
+    """Send the task back to `in_progress` with the reason; the contractor can submit again."""
+    request, task = await completions.reject(ctx.services.db, payload.requestId, ctx.user_id, payload.reason)
+    return await _decided(ctx, request, task)
+
+
+async def _decided(ctx, request: dict, task: dict) -> dict:
+    view = completions.public(request)
+    await pushes.admin_queue(ctx.services, "completion", "resolved", view)
+    await task_pushes.task_updated(ctx.services, task)
+    return {"request": view, "task": tasks.public(task)}
+
+
+@event("admin:task:cancel", payload=Cancel, result=CancelResult, roles=ADMINS)
+async def cancel_any_task(ctx, payload: Cancel) -> dict:
+    """Cancel any task that is not completed, with the same refunds as `task:cancel`."""
+    return await cancel_task(ctx, payload)

@@ -90,6 +90,6 @@ async def deposit(ctx, payload: DepositPayload) -> dict:
 async def withdraw(ctx, payload: WithdrawPayload) -> dict:
     """Ask for a payout to your connected bank account; the amount is held until an admin approves or rejects."""
     request = await withdrawals.request(ctx.services.db, ctx.user_id, payload.amount)
-    await pushes.admin_queue(ctx.services, "added", request)
+    await pushes.admin_queue(ctx.services, "withdrawal", "added", withdrawals.public(request))
     await pushes.wallet_changed(ctx.services, ctx.user_id)
     return {"requestId": str(request["_id"]), "amount": request["amount"], "status": request["status"]}

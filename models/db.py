@@ -1,4 +1,4 @@
-"""The application's handle on MongoDB and the one way to change it: `transaction`."""
+"""The application's handle on MongoDB and the way to change it: `transaction` (or, for GridFS, `outside_transaction`)."""
 
 import asyncio
 import contextlib
@@ -47,6 +47,13 @@ class Database:
             return
         async with self._write_gate:
             yield
+
+    async def outside_transaction[T](self, write: Callable[[], Awaitable[T]]) -> T:
+        """For the writes MongoDB cannot make in a transaction (GridFS): still serialized in embedded mode, still snapshotted."""
+        async with self.exclusive():
+            result = await write()
+            self.write_count += 1
+            return result
 
     async def transaction[T](self, work: Callable[[AsyncClientSession], Awaitable[T]]) -> T:
         """Run `work(session)` in one multi-document transaction, retrying conflicts.

@@ -10,18 +10,17 @@ follow its payout.
 from typing import Any
 
 from bson import ObjectId
-from pymongo import ReturnDocument
 from pymongo.asynchronous.client_session import AsyncClientSession
 
-from models import clock, ledger, payout_accounts, payouts, wallets
+from models import clock, ledger, payout_accounts, payouts, requests, wallets
 from models.db import Database
 from models.errors import AppError
-from models.ids import object_id
 from models.pages import page_of
 
 COLLECTION = payouts.REQUESTS
 MIN_CENTS = 1_000
 STATUSES = ("pending", "approved", "paid", "failed", "rejected")
+WHAT = "withdrawal request"
 
 
 def public(request: dict[str, Any]) -> dict[str, Any]:
@@ -66,7 +65,7 @@ async def approve(db: Database, request_id: str, admin_id: str, *, lease_seconds
     """Capture the hold and write the payout; the payout is leased to the caller, who makes the transfer next."""
 
     async def work(session: AsyncClientSession) -> tuple[dict[str, Any], dict[str, Any]]:
-        withdrawal = await _resolve(db, session, request_id, admin_id, {"status": "approved"})
+        withdrawal = await requests.resolve(db, session, COLLECTION, request_id, admin_id, {"status": "approved"}, WHAT)
         account_id = await _require_payouts_enabled(db, session, withdrawal["userId"])
         await ledger.post(
             db, session, key=f"withdrawal:{withdrawal['_id']}", type="withdrawal",
@@ -82,7 +81,7 @@ async def approve(db: Database, request_id: str, admin_id: str, *, lease_seconds
 
 async def reject(db: Database, request_id: str, admin_id: str, reason: str) -> dict[str, Any]:
     async def work(session: AsyncClientSession) -> dict[str, Any]:
-        withdrawal = await _resolve(db, session, request_id, admin_id, {"status": "rejected", "reason": reason})
+        withdrawal = await requests.resolve(db, session, COLLECTION, request_id, admin_id, {"status": "rejected", "reason": reason}, WHAT)
         await ledger.post(
             db, session, key=f"withdrawal-release:{withdrawal['_id']}", type="hold_release",
             entries=ledger.release(withdrawal["userId"], withdrawal["amount"]),
@@ -91,22 +90,6 @@ async def reject(db: Database, request_id: str, admin_id: str, reason: str) -> d
         return withdrawal
 
     return await db.transaction(work)
-
-
-async def _resolve(db: Database, session: AsyncClientSession, request_id: str, admin_id: str, changes: dict[str, Any]) -> dict[str, Any]:
-    """`pending →` the given state, or `invalid_state` when someone else resolved it first."""
-    key = object_id(request_id, "withdrawal request")
-    resolved = await db[COLLECTION].find_one_and_update(
-        {"_id": key, "status": "pending"},
-        {"$set": changes | {"resolvedAt": clock.now(), "resolvedBy": ObjectId(admin_id)}},
-        return_document=ReturnDocument.AFTER, session=session,
-    )
-    if resolved is None:
-        current = await db[COLLECTION].find_one({"_id": key}, {"status": 1}, session=session)
-        if current is None:
-            raise AppError("not_found", "No such withdrawal request.")
-        raise AppError("invalid_state", f"The request is already {current['status']}.", {"status": current["status"]})
-    return resolved
 
 
 async def _require_payouts_enabled(db: Database, session: AsyncClientSession, user_id: str | ObjectId) -> str:

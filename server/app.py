@@ -7,7 +7,7 @@ import socketio
 from aiohttp import web
 
 import handlers  # noqa: F401  (registers every event)
-from server import http_api, stripe_routes
+from server import file_routes, http_api, stripe_routes
 from server.config import Settings
 from server.events import registry
 from server.services import open_services
@@ -34,6 +34,7 @@ def create_app(settings: Settings) -> web.Application:
     app = web.Application(middlewares=[http_api.envelope_and_log], client_max_size=MAX_SOCKET_MESSAGE_BYTES)
     app.add_routes(http_api.routes)
     app.add_routes(stripe_routes.routes)
+    app.add_routes(file_routes.routes)
     sio = socket_server(settings)
     sio.attach(app)
 

@@ -17,6 +17,11 @@ class Settings(BaseSettings):
     mongodb_db: str = "marketplace"
     redis_url: str | None = None
     rq_queue: str = "marketplace"
+    platform_fee_bps: int = Field(default=500, ge=0, le=10_000)
+    service_fee_bps: int = Field(default=2000, ge=0, le=10_000)
+    offer_ttl_seconds: float = Field(default=7 * 24 * 3600, gt=0)
+    expiry_sweep_seconds: float = Field(default=3600, gt=0)
+    max_upload_bytes: int = Field(default=25 * 1024 * 1024, gt=0)
     data_dir: Path = Path("./data")
     snapshot_interval_seconds: float = Field(default=30.0, gt=0)
     jwt_secret: str | None = None

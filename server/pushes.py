@@ -1,4 +1,4 @@
-"""What the server tells clients unprompted about money, and the one place that says it.
+"""What the server tells clients unprompted about money and approval queues, and the one place that says it.
 
 Handlers, the webhook route and the payout jobs all call these after their transaction
 committed, so a push never announces something that was rolled back.
@@ -11,6 +11,7 @@ from pydantic import BaseModel
 
 from models import deposits, wallets, withdrawals
 from server.events import push
+from server.notify import tell
 
 PayoutsState = Literal["not_connected", "pending", "verified", "restricted"]
 
@@ -62,10 +63,25 @@ class PayoutsStatus(BaseModel):
     requirementsNeeded: list[str]
 
 
+class CompletionRequest(BaseModel):
+    id: str
+    taskId: str
+    offerId: str
+    customerId: str
+    contractorId: str
+    amount: int
+    contractorPayout: int
+    currency: str
+    status: Literal["pending", "approved", "rejected", "cancelled"]
+    reason: str | None
+    createdAt: str
+    resolvedAt: str | None
+
+
 class QueueChange(BaseModel):
-    kind: Literal["withdrawal"]
+    kind: Literal["withdrawal", "completion"]
     action: Literal["added", "resolved"]
-    request: WithdrawalRequest
+    request: WithdrawalRequest | CompletionRequest
 
 
 WALLET_UPDATED = push("wallet:updated", Wallet, "The caller's balances changed (deposit credited, hold placed or released, withdrawal paid or reversed, freeze). Same shape as `wallet:get`.")
@@ -80,19 +96,20 @@ async def wallet_changed(services, user_id: str | ObjectId) -> None:
 
 
 async def deposit_settled(services, deposit: dict[str, Any]) -> None:
-    await services.emit_to_user(str(deposit["userId"]), DEPOSIT_UPDATED, {"deposit": deposits.public(deposit)})
+    await tell(services, [str(deposit["userId"])], DEPOSIT_UPDATED, {"deposit": deposits.public(deposit)})
     await wallet_changed(services, deposit["userId"])
 
 
 async def withdrawal_changed(services, request: dict[str, Any], *, balances_moved: bool) -> None:
-    await services.emit_to_user(str(request["userId"]), WITHDRAWAL_UPDATED, {"request": withdrawals.public(request)})
+    await tell(services, [str(request["userId"])], WITHDRAWAL_UPDATED, {"request": withdrawals.public(request)})
     if balances_moved:
         await wallet_changed(services, request["userId"])
 
 
 async def payouts_changed(services, user_id: ObjectId, payouts: dict[str, Any]) -> None:
-    await services.emit_to_user(str(user_id), PAYOUTS_UPDATED, payouts)
+    await tell(services, [str(user_id)], PAYOUTS_UPDATED, payouts)
 
 
-async def admin_queue(services, action: str, request: dict[str, Any]) -> None:
-    await services.emit_to_admins(ADMIN_QUEUE, {"kind": "withdrawal", "action": action, "request": withdrawals.public(request)})
+async def admin_queue(services, kind: str, action: str, request: dict[str, Any]) -> None:
+    """`request` in its public form (a withdrawal or a completion request)."""
+    await services.emit_to_admins(ADMIN_QUEUE, {"kind": kind, "action": action, "request": request})

@@ -25,6 +25,7 @@ def stripe_env(fake: FakeStripe) -> dict[str, str]:
     return {
         "STRIPE_SECRET_KEY": "sk_test_fake", "STRIPE_API_BASE": fake.url, "STRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET,
         "PUBLIC_URL": "https://api.example.test", "PAYOUT_RETRY_SECONDS": "0.3", "PAYOUT_LEASE_SECONDS": "2",
+        "MAX_UPLOAD_BYTES": "200000",
     }
 
 
@@ -35,11 +36,17 @@ def fake_stripe():
 
 @pytest.fixture(scope="session")
 def server(fake_stripe):
-    """Shared by tests that only add their own users; tests that restart or reconfigure start their own."""
+    """Shared by tests that only add their own users; tests that restart or reconfigure start their own.
+
+    At the end its books must audit clean, whatever the tests did to them.
+    """
     process = ServerProcess(env=stripe_env(fake_stripe))
     process.run_cli("create-admin", ADMIN["email"], ADMIN["password"]).check_returncode()
     yield process.start()
+    process.stop()
+    audit = process.run_cli("audit-ledger")
     process.remove()
+    assert audit.returncode == 0, audit.stdout + audit.stderr
 
 
 @pytest.fixture(scope="session")

@@ -1,4 +1,4 @@
-"""Payout retries and crash recovery through real RQ processes (`python -m server worker` and `cron`).
+"""Timed jobs through real RQ processes (`python -m server worker` and `cron`): payouts and offer expiry.
 
 RQ workers need a database shared with the server, so this module runs the server in
 `MONGODB_URI` mode against a standalone engine process that outlives a killed server.
@@ -15,6 +15,7 @@ import pytest
 from pymongo import MongoClient
 
 from tests.conftest import ADMIN, connect, stripe_env
+from tests.marketplace import funded_customer, send_offer, task_with_application
 from tests.money import Pushes, admin_socket, funded_contractor, ok
 from tests.servers import ROOT, ServerProcess
 
@@ -33,6 +34,7 @@ def deployment(mongodb_uri, redis_url, fake_stripe):
     """A web process, an RQ worker and the RQ cron process, as the Procfile runs them."""
     server = ServerProcess(env=stripe_env(fake_stripe) | {
         "MONGODB_URI": mongodb_uri, "REDIS_URL": redis_url, "RQ_QUEUE": f"test-{uuid.uuid4().hex[:8]}", "PAYOUT_RESUME_SECONDS": "1",
+        "OFFER_TTL_SECONDS": "2",
     })
     server.start()
     server.run_cli("create-admin", ADMIN["email"], ADMIN["password"]).check_returncode()
@@ -83,6 +85,17 @@ async def test_a_crash_between_approval_and_stripes_answer_is_healed_by_the_resu
     audit = deployment.run_cli("audit-ledger")
     assert audit.returncode == 0 and "CLEAN" in audit.stdout, audit.stdout + audit.stderr
     await asyncio.gather(admin.disconnect(), client.disconnect())
+
+
+async def test_an_rq_worker_expires_an_unanswered_offer_and_both_sides_hear_it(deployment):
+    _, customer = await funded_customer(deployment.url, 15_000)
+    _, application, contractor = await task_with_application(deployment.url, customer)
+    heard = Pushes(customer, "offer:updated"), Pushes(contractor, "offer:updated")
+    offer = await send_offer(customer, application)
+    for pushes in heard:
+        assert (await pushes.next("offer:updated", timeout=20))["offer"] == offer | {"status": "expired"}
+    assert (await ok(customer, "wallet:get"))["held"] == 0
+    await asyncio.gather(customer.disconnect(), contractor.disconnect())
 
 
 async def request_status(admin, request_id: str) -> str:

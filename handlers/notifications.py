@@ -1,0 +1,47 @@
+"""The caller's stored notifications: what was pushed while they were away."""
+
+from typing import Annotated
+
+from pydantic import BaseModel, Field, StrictBool
+
+from handlers.wallet import PageQuery, Pagination
+from models import notifications
+from server.events import Payload, event
+
+
+class NotificationQuery(PageQuery):
+    unreadOnly: StrictBool = False
+
+
+class Notification(BaseModel):
+    id: str
+    event: str = Field(description="the push's event name, e.g. `offer:received`")
+    data: dict = Field(description="the push's payload, as it was sent")
+    read: bool
+    createdAt: str
+
+
+class NotificationPage(BaseModel):
+    notifications: list[Notification]
+    pagination: Pagination
+    unreadCount: int
+
+
+class MarkRead(Payload):
+    ids: list[Annotated[str, Field(min_length=1, max_length=64)]] = Field(min_length=1, max_length=100)
+
+
+class Marked(BaseModel):
+    updated: int = Field(description="how many of yours changed from unread to read")
+
+
+@event("notifications:list", payload=NotificationQuery, result=NotificationPage)
+async def list_notifications(ctx, payload: NotificationQuery) -> dict:
+    """Your notifications, newest first, with the number still unread."""
+    return await notifications.listing(ctx.services.db, ctx.user_id, unread_only=payload.unreadOnly, page=payload.page, limit=payload.limit)
+
+
+@event("notifications:read", payload=MarkRead, result=Marked)
+async def mark_read(ctx, payload: MarkRead) -> dict:
+    """Mark some of your notifications read (others' ids and unknown ids are ignored)."""
+    return {"updated": await notifications.mark_read(ctx.services.db, ctx.user_id, payload.ids)}

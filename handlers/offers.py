@@ -1,0 +1,73 @@
+"""Offers: a priced proposal from a task's owner to an applicant, answered by the applicant."""
+
+from typing import Annotated
+
+from pydantic import BaseModel, Field, StrictInt
+
+from handlers.tasks import CONTRACTORS, CUSTOMERS, Id, Reason
+from models import fees, offers, tasks
+from server import pushes, task_pushes
+from server.events import Payload, event
+
+
+class Send(Payload):
+    applicationId: Id
+    amount: Annotated[StrictInt, Field(ge=100, le=100_000_000, description="cents, before fees")]
+    timeline: str = Field(min_length=1, max_length=200)
+    description: str = Field(min_length=1, max_length=5_000)
+
+
+class OfferRef(Payload):
+    offerId: Id
+
+
+class Reject(OfferRef):
+    reason: Reason
+
+
+class Accepted(BaseModel):
+    offer: task_pushes.Offer
+    task: task_pushes.Task
+
+
+@event("offer:send", payload=Send, result=task_pushes.OfferResult, roles=CUSTOMERS)
+async def send(ctx, payload: Send) -> dict:
+    """Offer a price to an applicant: `totalCharge` (amount + platform fee) is held on your wallet until the offer ends."""
+    services = ctx.services
+    settings = services.settings
+    offer = await offers.send(
+        services.db, ctx.user_id, payload.applicationId, amount=payload.amount, timeline=payload.timeline, description=payload.description,
+        policy=fees.FeePolicy(settings.platform_fee_bps, settings.service_fee_bps), ttl_seconds=settings.offer_ttl_seconds,
+    )
+    await services.jobs.enqueue_in(settings.offer_ttl_seconds, "expire_offer", str(offer["_id"]))
+    await task_pushes.offer_received(services, offer)
+    await pushes.wallet_changed(services, ctx.user_id)
+    return {"offer": offers.public(offer)}
+
+
+@event("offer:accept", payload=OfferRef, result=Accepted, roles=CONTRACTORS)
+async def accept(ctx, payload: OfferRef) -> dict:
+    """Accept an offer made to you: the money moves into escrow and the task is yours (`assigned`, or `in_progress` with `autoStart`)."""
+    offer, task = await offers.accept(ctx.services.db, payload.offerId, ctx.user_id)
+    await task_pushes.offer_updated(ctx.services, offer)
+    await task_pushes.task_updated(ctx.services, task)
+    await pushes.wallet_changed(ctx.services, offer["customerId"])
+    return {"offer": offers.public(offer), "task": tasks.public(task)}
+
+
+@event("offer:reject", payload=Reject, result=task_pushes.OfferResult, roles=CONTRACTORS)
+async def reject(ctx, payload: Reject) -> dict:
+    """Decline an offer made to you; the customer's hold is released."""
+    return await _ended(ctx, await offers.reject(ctx.services.db, payload.offerId, ctx.user_id, payload.reason))
+
+
+@event("offer:cancel", payload=OfferRef, result=task_pushes.OfferResult, roles=CUSTOMERS)
+async def cancel(ctx, payload: OfferRef) -> dict:
+    """Withdraw your pending offer; its hold is released and the task takes offers again."""
+    return await _ended(ctx, await offers.cancel(ctx.services.db, payload.offerId, ctx.user_id))
+
+
+async def _ended(ctx, offer: dict) -> dict:
+    await task_pushes.offer_updated(ctx.services, offer)
+    await pushes.wallet_changed(ctx.services, offer["customerId"])
+    return {"offer": offers.public(offer)}

@@ -1,0 +1,194 @@
+"""Tasks: posting, browsing, applying, starting, delivering, completing and cancelling."""
+
+from typing import Annotated, Literal
+
+from pydantic import AwareDatetime, BaseModel, Field, StrictBool, StrictInt
+
+from handlers.wallet import PageQuery, Pagination
+from models import applications, cancellations, completions, tasks
+from server import pushes, task_pushes
+from models.errors import AppError
+from server.events import Payload, event
+
+CUSTOMERS, CONTRACTORS = frozenset({"customer"}), frozenset({"contractor"})
+Tag = Annotated[str, Field(min_length=1, max_length=40)]
+Id = Annotated[str, Field(min_length=1, max_length=64)]
+Reason = Annotated[str, Field(min_length=1, max_length=1000)]
+
+
+class NewTask(Payload):
+    title: str = Field(min_length=3, max_length=200)
+    description: str = Field(min_length=1, max_length=10_000)
+    budget: Annotated[StrictInt, Field(ge=100, le=100_000_000, description="cents")]
+    tags: list[Tag] = Field(default_factory=list, max_length=20)
+    deadline: AwareDatetime | None = Field(default=None, description="ISO 8601 with a time zone")
+    autoStart: StrictBool = Field(default=False, description="start work as soon as an offer is accepted")
+
+
+class TaskChanges(Payload):
+    taskId: Id
+    title: str | None = Field(default=None, min_length=3, max_length=200)
+    description: str | None = Field(default=None, min_length=1, max_length=10_000)
+    budget: Annotated[StrictInt, Field(ge=100, le=100_000_000)] | None = None
+    tags: list[Tag] | None = Field(default=None, max_length=20)
+    deadline: AwareDatetime | None = None
+    autoStart: StrictBool | None = None
+
+
+class TaskQuery(PageQuery):
+    status: Literal[*tasks.STATUSES] | None = None
+    tags: list[Tag] = Field(default_factory=list, max_length=20, description="tasks with any of these tags")
+    q: str | None = Field(default=None, min_length=1, max_length=200, description="text in the title or description")
+    mine: StrictBool = Field(default=False, description="only tasks you own or are assigned to")
+
+
+class TaskRef(Payload):
+    taskId: Id
+
+
+class Apply(TaskRef):
+    message: str = Field(min_length=1, max_length=5_000)
+
+
+class Submit(TaskRef):
+    note: str = Field(min_length=1, max_length=5_000)
+    fileIds: list[Id] = Field(default_factory=list, max_length=20, description="from `POST /api/files`, uploaded by you")
+
+
+class Cancel(TaskRef):
+    reason: Reason
+
+
+class TaskResult(BaseModel):
+    task: task_pushes.Task
+
+
+class TaskPage(BaseModel):
+    tasks: list[task_pushes.Task]
+    pagination: Pagination
+
+
+class ApplicationList(BaseModel):
+    applications: list[task_pushes.Application]
+
+
+class CompletionResult(BaseModel):
+    task: task_pushes.Task
+    request: pushes.CompletionRequest
+
+
+class CancelResult(BaseModel):
+    task: task_pushes.Task
+    refundAmount: int = Field(description="cents returned from escrow to the customer's wallet (0 before an offer was accepted)")
+
+
+class Watching(BaseModel):
+    taskId: str
+
+
+@event("task:create", payload=NewTask, result=TaskResult, roles=CUSTOMERS)
+async def create(ctx, payload: NewTask) -> dict:
+    """Post a task (status `open`); contractors find it with `task:list`."""
+    task = await tasks.create(ctx.services.db, ctx.user_id, title=payload.title, description=payload.description, budget=payload.budget,
+                              tags=payload.tags, deadline=payload.deadline, auto_start=payload.autoStart)
+    return {"task": tasks.public(task)}
+
+
+@event("task:list", payload=TaskQuery, result=TaskPage)
+async def list_tasks(ctx, payload: TaskQuery) -> dict:
+    """Browse tasks, newest first, by status, tags (any of), text, or your own."""
+    return await tasks.listing(ctx.services.db, ctx.user_id, status=payload.status, tags=payload.tags, text=payload.q,
+                               mine=payload.mine, page=payload.page, limit=payload.limit)
+
+
+@event("task:get", payload=TaskRef, result=TaskResult)
+async def get(ctx, payload: TaskRef) -> dict:
+    """One task."""
+    return {"task": tasks.public(await tasks.get(ctx.services.db, payload.taskId))}
+
+
+@event("task:update", payload=TaskChanges, result=TaskResult, roles=CUSTOMERS)
+async def update(ctx, payload: TaskChanges) -> dict:
+    """Edit your task while it is `open`; omitted fields stay as they are."""
+    changes = payload.model_dump(exclude={"taskId"}, exclude_unset=True)
+    task = await tasks.update(ctx.services.db, payload.taskId, ctx.user_id, changes)
+    await task_pushes.task_updated(ctx.services, task)
+    return {"task": tasks.public(task)}
+
+
+@event("task:watch", payload=TaskRef, result=Watching)
+async def watch(ctx, payload: TaskRef) -> dict:
+    """Receive `task:updated` for a task on this socket (its participants and admins only)."""
+    task = await tasks.get(ctx.services.db, payload.taskId)
+    if ctx.role != "admin" and ctx.user_id not in tasks.participants(task):
+        raise AppError("forbidden", "Only the task's participants and admins may watch it.")
+    await ctx.services.sio.enter_room(ctx.connection.sid, f"task:{task['_id']}")
+    return {"taskId": str(task["_id"])}
+
+
+@event("task:unwatch", payload=TaskRef, result=Watching)
+async def unwatch(ctx, payload: TaskRef) -> dict:
+    """Stop receiving a watched task's `task:updated` on this socket."""
+    await ctx.services.sio.leave_room(ctx.connection.sid, f"task:{payload.taskId}")
+    return {"taskId": payload.taskId}
+
+
+@event("task:apply", payload=Apply, result=task_pushes.ApplicationResult, roles=CONTRACTORS)
+async def apply(ctx, payload: Apply) -> dict:
+    """Apply to an `open` task, once; its owner gets `application:received`."""
+    application, task = await applications.apply(ctx.services.db, payload.taskId, ctx.user_id, payload.message)
+    await task_pushes.application_received(ctx.services, application, task)
+    return {"application": applications.public(application)}
+
+
+@event("task:applications", payload=TaskRef, result=ApplicationList, roles=CUSTOMERS)
+async def list_applications(ctx, payload: TaskRef) -> dict:
+    """The applications to your task, oldest first."""
+    return {"applications": await applications.for_task(ctx.services.db, payload.taskId, ctx.user_id)}
+
+
+@event("task:start", payload=TaskRef, result=TaskResult, roles=CONTRACTORS)
+async def start(ctx, payload: TaskRef) -> dict:
+    """Begin work on a task assigned to you (`assigned → in_progress`)."""
+    db = ctx.services.db
+    task = await db.transaction(lambda session: tasks.move(db, session, payload.taskId, allowed=("assigned",), contractor_id=ctx.user_id,
+                                                           changes={"status": "in_progress"}))
+    await task_pushes.task_updated(ctx.services, task)
+    return {"task": tasks.public(task)}
+
+
+@event("task:submit", payload=Submit, result=TaskResult, roles=CONTRACTORS)
+async def submit(ctx, payload: Submit) -> dict:
+    """Deliver the work (`in_progress → submitted`), with a note and your uploaded files."""
+    task = await completions.submit(ctx.services.db, payload.taskId, ctx.user_id, payload.note, payload.fileIds)
+    await task_pushes.task_updated(ctx.services, task)
+    return {"task": tasks.public(task)}
+
+
+@event("task:complete", payload=TaskRef, result=CompletionResult, roles=CUSTOMERS)
+async def complete(ctx, payload: TaskRef) -> dict:
+    """Accept the delivered work (`submitted → completion_requested`); an admin approves the payout."""
+    request, task = await completions.request(ctx.services.db, payload.taskId, ctx.user_id)
+    view = completions.public(request)
+    await pushes.admin_queue(ctx.services, "completion", "added", view)
+    await task_pushes.task_updated(ctx.services, task)
+    return {"task": tasks.public(task), "request": view}
+
+
+@event("task:cancel", payload=Cancel, result=CancelResult, roles=frozenset({"customer", "contractor"}))
+async def cancel(ctx, payload: Cancel) -> dict:
+    """Cancel (owner or assigned contractor): a pending offer's hold is released; after acceptance escrow refunds the customer."""
+    return await cancel_task(ctx, payload)
+
+
+async def cancel_task(ctx, payload: Cancel) -> dict:
+    """Shared with `admin:task:cancel`: cancel, then tell everyone concerned."""
+    services = ctx.services
+    done = await cancellations.cancel(services.db, payload.taskId, ctx.user_id, ctx.role, payload.reason)
+    if done.offer is not None:
+        await task_pushes.offer_updated(services, done.offer)
+        await pushes.wallet_changed(services, done.task["ownerId"])
+    if done.completion is not None:
+        await pushes.admin_queue(services, "completion", "resolved", completions.public(done.completion))
+    await task_pushes.task_updated(services, done.task)
+    return {"task": tasks.public(done.task), "refundAmount": done.refund_amount}

@@ -1,0 +1,70 @@
+"""Contractors' applications to open tasks, one per contractor and task (a unique index says so)."""
+
+from typing import Any
+
+from bson import ObjectId
+from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.errors import DuplicateKeyError
+
+from models import clock, tasks
+from models.db import Database
+from models.errors import AppError
+from models.ids import object_id
+
+COLLECTION = "applications"
+
+
+def public(application: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": str(application["_id"]), "taskId": str(application["taskId"]), "contractorId": str(application["contractorId"]),
+        "message": application["message"], "status": application["status"], "createdAt": application["createdAt"].isoformat(),
+    }
+
+
+async def ensure_indexes(db: Database) -> None:
+    await db[COLLECTION].create_index([("taskId", 1), ("contractorId", 1)], unique=True)
+
+
+async def apply(db: Database, task_id: str, contractor_id: str, message: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """`(application, task)`; only while the task is open, never to your own task, once per task."""
+    application = {"_id": ObjectId(), "contractorId": ObjectId(contractor_id), "message": message, "status": "pending", "createdAt": clock.now()}
+
+    async def work(session: AsyncClientSession) -> tuple[dict[str, Any], dict[str, Any]]:
+        task = await tasks.get(db, task_id, session)
+        if str(task["ownerId"]) == contractor_id:
+            raise AppError("forbidden", "You cannot apply to your own task.")
+        if task["status"] != "open":
+            raise AppError("invalid_state", f"Applications are closed: the task is {task['status']}.", {"status": task["status"]})
+        if await db[COLLECTION].find_one({"taskId": task["_id"], "contractorId": application["contractorId"]}, {"_id": 1}, session=session):
+            raise AppError("already_applied", "You have already applied to this task.")
+        await db[COLLECTION].insert_one(application | {"taskId": task["_id"]}, session=session)
+        return application | {"taskId": task["_id"]}, task
+
+    try:
+        return await db.transaction(work)
+    except DuplicateKeyError:
+        raise AppError("already_applied", "You have already applied to this task.") from None
+
+
+async def for_task(db: Database, task_id: str, owner_id: str) -> list[dict[str, Any]]:
+    task = await tasks.get(db, task_id)
+    if str(task["ownerId"]) != owner_id:
+        raise AppError("forbidden", "Only the task's owner sees its applications.")
+    return [public(found) async for found in db[COLLECTION].find({"taskId": task["_id"]}).sort("createdAt", 1)]
+
+
+async def get(db: Database, session: AsyncClientSession, application_id: str) -> dict[str, Any]:
+    found = await db[COLLECTION].find_one({"_id": object_id(application_id, "application")}, session=session)
+    if found is None:
+        raise AppError("not_found", "No such application.")
+    return found
+
+
+async def set_status(db: Database, session: AsyncClientSession, application_id: ObjectId, status: str) -> None:
+    await db[COLLECTION].update_one({"_id": application_id}, {"$set": {"status": status}}, session=session)
+
+
+async def close_others(db: Database, session: AsyncClientSession, task_id: ObjectId, accepted_id: ObjectId) -> None:
+    await db[COLLECTION].update_many(
+        {"taskId": task_id, "_id": {"$ne": accepted_id}, "status": {"$in": ["pending", "offered"]}}, {"$set": {"status": "closed"}}, session=session,
+    )

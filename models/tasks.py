@@ -1,0 +1,124 @@
+"""Tasks and their status life: every change is a conditional update from the states that allow it.
+
+    open → assigned → in_progress → submitted → completion_requested → completed
+    any state before `completed` → cancelled
+
+A task stays `open` while an offer is pending (`pendingOfferId`); one live offer per task is
+enforced by the same conditional update that records it. `in_progress` follows
+`assigned` at once when the task has `autoStart`.
+"""
+
+import re
+from datetime import datetime
+from typing import Any
+
+from bson import ObjectId
+from pymongo import ReturnDocument
+from pymongo.asynchronous.client_session import AsyncClientSession
+
+from models import clock, ledger
+from models.db import Database
+from models.errors import AppError
+from models.ids import object_id
+from models.pages import page_of
+
+COLLECTION = "tasks"
+STATUSES = ("open", "assigned", "in_progress", "submitted", "completion_requested", "completed", "cancelled")
+CANCELLABLE = ("open", "assigned", "in_progress", "submitted", "completion_requested")
+FUNDED = ("assigned", "in_progress", "submitted", "completion_requested")
+
+
+def public(task: dict[str, Any]) -> dict[str, Any]:
+    submission = task.get("submission")
+    return {
+        "id": str(task["_id"]), "ownerId": str(task["ownerId"]), "title": task["title"], "description": task["description"],
+        "budget": task["budget"], "currency": task["currency"], "tags": task["tags"],
+        "deadline": task["deadline"].isoformat() if task.get("deadline") else None, "autoStart": task["autoStart"],
+        "status": task["status"], "contractorId": _str(task.get("contractorId")), "offerId": _str(task.get("offerId")),
+        "pendingOfferId": _str(task.get("pendingOfferId")),
+        "submission": submission and {"note": submission["note"], "fileIds": [str(f) for f in submission["fileIds"]], "submittedAt": submission["submittedAt"].isoformat()},
+        "rejectionReason": task.get("rejectionReason"), "cancelReason": task.get("cancelReason"),
+        "createdAt": task["createdAt"].isoformat(), "updatedAt": task["updatedAt"].isoformat(),
+    }
+
+
+def _str(value: ObjectId | None) -> str | None:
+    return str(value) if value else None
+
+
+def participants(task: dict[str, Any]) -> list[str]:
+    return [str(user) for user in (task["ownerId"], task.get("contractorId")) if user]
+
+
+async def ensure_indexes(db: Database) -> None:
+    await db[COLLECTION].create_index([("status", 1), ("createdAt", -1)])
+    await db[COLLECTION].create_index([("tags", 1), ("createdAt", -1)])
+    await db[COLLECTION].create_index([("ownerId", 1), ("createdAt", -1)])
+    await db[COLLECTION].create_index([("contractorId", 1), ("createdAt", -1)])
+
+
+async def create(db: Database, owner_id: str, *, title: str, description: str, budget: int, tags: list[str],
+                 deadline: datetime | None, auto_start: bool) -> dict[str, Any]:
+    now = clock.now()
+    task = {
+        "_id": ObjectId(), "ownerId": ObjectId(owner_id), "title": title, "description": description, "budget": budget,
+        "currency": ledger.CURRENCY, "tags": list(dict.fromkeys(tags)), "deadline": deadline, "autoStart": auto_start,
+        "status": "open", "contractorId": None, "offerId": None, "pendingOfferId": None, "createdAt": now, "updatedAt": now,
+    }
+    await db.transaction(lambda session: db[COLLECTION].insert_one(task, session=session))
+    return task
+
+
+async def get(db: Database, task_id: str | ObjectId, session: AsyncClientSession | None = None) -> dict[str, Any]:
+    task = await db[COLLECTION].find_one({"_id": object_id(task_id, "task")}, session=session)
+    if task is None:
+        raise AppError("not_found", "No such task.")
+    return task
+
+
+async def listing(db: Database, user_id: str, *, status: str | None, tags: list[str], text: str | None, mine: bool,
+                  page: int, limit: int) -> dict[str, Any]:
+    """Newest first; `tags` matches any of them, `text` any part of title or description (case-insensitive)."""
+    query: dict[str, Any] = {}
+    if status:
+        query["status"] = status
+    if tags:
+        query["tags"] = {"$in": tags}
+    if text:
+        pattern = {"$regex": re.escape(text), "$options": "i"}
+        query["$or"] = [{"title": pattern}, {"description": pattern}]
+    if mine:
+        query["$and"] = [{"$or": [{"ownerId": ObjectId(user_id)}, {"contractorId": ObjectId(user_id)}]}]
+    found, pagination = await page_of(db[COLLECTION], query, sort=[("createdAt", -1), ("_id", -1)], page=page, limit=limit)
+    return {"tasks": [public(task) for task in found], "pagination": pagination}
+
+
+async def update(db: Database, task_id: str, owner_id: str, changes: dict[str, Any]) -> dict[str, Any]:
+    if "tags" in changes:
+        changes = changes | {"tags": list(dict.fromkeys(changes["tags"]))}
+    return await db.transaction(lambda session: move(
+        db, session, task_id, allowed=("open",), changes=changes, owner_id=owner_id,
+    ))
+
+
+async def move(db: Database, session: AsyncClientSession, task_id: str | ObjectId, *, allowed: tuple[str, ...],
+               changes: dict[str, Any], owner_id: str | None = None, contractor_id: str | None = None,
+               extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Apply `changes` if the task is in one of the `allowed` states (and belongs to whom it must), else explain why not."""
+    key = object_id(task_id, "task")
+    query = {"_id": key, "status": {"$in": list(allowed)}, **(extra or {})}
+    if owner_id is not None:
+        query["ownerId"] = ObjectId(owner_id)
+    if contractor_id is not None:
+        query["contractorId"] = ObjectId(contractor_id)
+    moved = await db[COLLECTION].find_one_and_update(
+        query, {"$set": changes | {"updatedAt": clock.now()}}, return_document=ReturnDocument.AFTER, session=session,
+    )
+    if moved is None:
+        current = await get(db, key, session)
+        if owner_id is not None and str(current["ownerId"]) != owner_id:
+            raise AppError("forbidden", "Only the task's owner may do this.")
+        if contractor_id is not None and str(current.get("contractorId")) != contractor_id:
+            raise AppError("forbidden", "Only the task's assigned contractor may do this.")
+        raise AppError("invalid_state", f"Not possible while the task is {current['status']}.", {"status": current["status"]})
+    return moved

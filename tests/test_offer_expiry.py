@@ -1,0 +1,49 @@
+"""Offers nobody answers expire on time (a job per offer) or, after a restart lost that job, by the sweep."""
+
+import asyncio
+
+import pytest
+
+from tests.conftest import ADMIN, connect, stripe_env
+from tests.marketplace import funded_customer, send_offer, task_with_application
+from tests.money import Pushes, error_code, ok
+from tests.servers import ServerProcess
+
+
+@pytest.fixture(scope="module")
+def short_offers(fake_stripe):
+    process = ServerProcess(env=stripe_env(fake_stripe) | {"OFFER_TTL_SECONDS": "1.5", "EXPIRY_SWEEP_SECONDS": "3600"})
+    process.run_cli("create-admin", ADMIN["email"], ADMIN["password"]).check_returncode()
+    yield process.start()
+    process.remove()
+
+
+async def test_an_unanswered_offer_expires_and_releases_its_hold(short_offers):
+    _, customer = await funded_customer(short_offers.url, 12_000)
+    task, application, contractor = await task_with_application(short_offers.url, customer)
+    heard = Pushes(customer, "offer:updated"), Pushes(contractor, "offer:updated")
+    offer = await send_offer(customer, application)
+    for pushes in heard:
+        assert (await pushes.next("offer:updated"))["offer"]["status"] == "expired"
+    assert await error_code(contractor, "offer:accept", {"offerId": offer["id"]}) == "invalid_state"
+    assert (await ok(customer, "wallet:get"))["held"] == 0
+    assert (await ok(customer, "task:get", {"taskId": task["id"]}))["task"]["pendingOfferId"] is None
+    assert (await send_offer(customer, application, amount=1_000))["status"] == "pending"
+    await asyncio.gather(customer.disconnect(), contractor.disconnect())
+
+
+async def test_the_sweep_expires_offers_whose_job_a_restart_lost(short_offers):
+    session, customer = await funded_customer(short_offers.url, 12_000)
+    _, application, contractor = await task_with_application(short_offers.url, customer)
+    await send_offer(customer, application)
+    await asyncio.gather(customer.disconnect(), contractor.disconnect())
+    short_offers.stop()
+    await asyncio.sleep(2)
+    short_offers.start()
+    customer = await connect(short_offers.url, session["accessToken"])
+    async with asyncio.timeout(10):
+        while (await ok(customer, "wallet:get"))["held"] != 0:
+            await asyncio.sleep(0.1)
+    inbox = await ok(customer, "notifications:list", {"limit": 100})
+    assert [item["data"]["offer"]["status"] for item in inbox["notifications"] if item["event"] == "offer:updated"] == ["expired"]
+    await customer.disconnect()
