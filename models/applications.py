@@ -22,7 +22,9 @@ def public(application: dict[str, Any]) -> dict[str, Any]:
 
 
 async def ensure_indexes(db: Database) -> None:
+    """The single-field `taskId` index looks redundant, but the embedded engine scans for `update_many` without it."""
     await db[COLLECTION].create_index([("taskId", 1), ("contractorId", 1)], unique=True)
+    await db[COLLECTION].create_index("taskId")
 
 
 async def apply(db: Database, task_id: str, contractor_id: str, message: str) -> tuple[dict[str, Any], dict[str, Any]]:
