@@ -3,6 +3,7 @@
 import asyncio
 import contextlib
 import random
+import time
 from collections.abc import Awaitable, Callable
 
 from pymongo import AsyncMongoClient
@@ -10,7 +11,7 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import OperationFailure
 
-UNLABELLED_CONFLICT_RETRIES = 8
+UNLABELLED_CONFLICT_BUDGET_SECONDS = 15.0
 BACKOFF_BASE_SECONDS = 0.005
 BACKOFF_MAX_SECONDS = 0.25
 
@@ -59,9 +60,13 @@ class Database:
         """Run `work(session)` in one multi-document transaction, retrying conflicts.
 
         PyMongo's `with_transaction` retries labelled transient errors and unknown
-        commit results with jittered backoff; the loop here adds the unlabelled
-        conflicts of the embedded engine. `work` must be safe to run again.
+        commit results with jittered backoff (for up to 120 s); the loop here adds the
+        unlabelled conflicts of the embedded engine, for up to
+        `UNLABELLED_CONFLICT_BUDGET_SECONDS`. Those arise only when writers are not
+        serialized, i.e. when several processes share one embedded engine through
+        `MONGODB_URI` (the RQ tests do). `work` must be safe to run again.
         """
+        deadline = time.monotonic() + UNLABELLED_CONFLICT_BUDGET_SECONDS
         attempt = 0
         while True:
             try:
@@ -71,7 +76,7 @@ class Database:
                     self.write_count += 1
                     return result
             except OperationFailure as error:
-                if attempt == UNLABELLED_CONFLICT_RETRIES or not is_unlabelled_write_conflict(error):
+                if time.monotonic() > deadline or not is_unlabelled_write_conflict(error):
                     raise
             backoff = min(BACKOFF_BASE_SECONDS * 2**attempt, BACKOFF_MAX_SECONDS)
             await asyncio.sleep(random.uniform(0, backoff))

@@ -4,7 +4,8 @@ import asyncio
 
 from tests.conftest import call
 from tests.marketplace import PNG, download, funded_customer, send_offer, task_with_application, upload
-from tests.money import Pushes, admin_socket, error_code, ok, user_socket
+from tests.conftest import connect
+from tests.money import Pushes, admin_socket, error_code, ok, user_socket, verify_payouts
 
 
 async def wallet(client) -> tuple[int, int]:
@@ -61,6 +62,10 @@ async def test_a_task_goes_from_posting_to_a_paid_contractor(server):
 
     earned = await ok(contractor, "wallet:get")
     assert (earned["balance"], earned["totalEarnings"]) == (8_000, 8_000)
+    await verify_payouts(server.url, contractor)
+    asked = await ok(contractor, "wallet:withdraw", {"amount": 8_000})
+    paid = (await ok(admin, "admin:withdrawal:approve", {"requestId": asked["requestId"]}))["request"]
+    assert paid["status"] == "paid" and (await ok(contractor, "wallet:get"))["totalWithdrawals"] == 8_000
     spent = await ok(customer, "wallet:get")
     assert (spent["balance"], spent["held"], spent["totalSpent"]) == (9_500, 0, 10_500)
     assert await error_code(admin, "admin:completion:approve", {"requestId": completion["request"]["id"]}) == "invalid_state"
@@ -134,12 +139,16 @@ async def test_rejecting_or_cancelling_an_offer_releases_its_hold(server):
     await asyncio.gather(customer.disconnect(), contractor.disconnect())
 
 
-async def test_an_accept_racing_a_cancel_has_exactly_one_winner(server):
+async def test_an_accept_racing_a_cancel_and_a_second_accept_has_exactly_one_winner(server):
     _, customer = await funded_customer(server.url, 50_000)
     for _ in range(3):
         task, application, contractor = await task_with_application(server.url, customer)
         offer = await send_offer(customer, application)
-        accepted, cancelled = await asyncio.gather(call(contractor, "offer:accept", {"offerId": offer["id"]}), call(customer, "offer:cancel", {"offerId": offer["id"]}))
+        accepted, cancelled, again = await asyncio.gather(
+            call(contractor, "offer:accept", {"offerId": offer["id"]}), call(customer, "offer:cancel", {"offerId": offer["id"]}),
+            call(contractor, "offer:accept", {"offerId": offer["id"]}),
+        )
+        assert not again["ok"] and again["error"]["code"] == "invalid_state"
         assert accepted["ok"] != cancelled["ok"]
         loser = cancelled if accepted["ok"] else accepted
         assert loser["error"]["code"] == "invalid_state"
@@ -208,3 +217,31 @@ async def test_uploads_are_checked_by_content_size_and_owner(server):
     await ok(contractor, "offer:accept", {"offerId": (await send_offer(customer, application))["id"]})
     assert await error_code(contractor, "task:submit", {"taskId": task["id"], "note": "theirs", "fileIds": [answer["data"]["fileId"]]}) == "not_found"
     await asyncio.gather(*(c.disconnect() for c in (client, other_client, customer, contractor)))
+
+
+async def test_two_admins_approving_one_completion_pay_once(server):
+    _, customer = await funded_customer(server.url, 20_000)
+    first, second = await admin_socket(server.url), await admin_socket(server.url)
+    task, application, contractor = await task_with_application(server.url, customer, autoStart=True)
+    await ok(contractor, "offer:accept", {"offerId": (await send_offer(customer, application))["id"]})
+    await ok(contractor, "task:submit", {"taskId": task["id"], "note": "done"})
+    request = (await ok(customer, "task:complete", {"taskId": task["id"]}))["request"]
+    answers = await asyncio.gather(*(call(admin, "admin:completion:approve", {"requestId": request["id"]}) for admin in (first, second)))
+    assert sorted(answer["ok"] for answer in answers) == [False, True]
+    assert [answer["error"]["code"] for answer in answers if not answer["ok"]] == ["invalid_state"]
+    assert (await ok(contractor, "wallet:get"))["balance"] == 8_000
+    await asyncio.gather(*(client.disconnect() for client in (customer, first, second, contractor)))
+
+
+async def test_a_contractor_who_was_offline_catches_up_from_notifications(server):
+    _, customer = await funded_customer(server.url, 20_000)
+    task, application, contractor = await task_with_application(server.url, customer)
+    await contractor.disconnect()
+    offer = await send_offer(customer, application)
+    await ok(customer, "offer:cancel", {"offerId": offer["id"]})
+    contractor = await connect(server.url, application["contractorToken"])
+    inbox = await ok(contractor, "notifications:list", {"unreadOnly": True})
+    assert [(item["event"], item["data"]["offer"]["status"]) for item in inbox["notifications"]] == [
+        ("offer:updated", "cancelled"), ("offer:received", "pending")]
+    assert inbox["unreadCount"] == 2
+    await asyncio.gather(customer.disconnect(), contractor.disconnect())

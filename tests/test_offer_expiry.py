@@ -4,7 +4,7 @@ import asyncio
 
 import pytest
 
-from tests.conftest import ADMIN, connect, stripe_env
+from tests.conftest import ADMIN, call, connect, stripe_env
 from tests.marketplace import funded_customer, send_offer, task_with_application
 from tests.money import Pushes, error_code, ok
 from tests.servers import ServerProcess
@@ -46,4 +46,25 @@ async def test_the_sweep_expires_offers_whose_job_a_restart_lost(short_offers):
             await asyncio.sleep(0.1)
     inbox = await ok(customer, "notifications:list", {"limit": 100})
     assert [item["data"]["offer"]["status"] for item in inbox["notifications"] if item["event"] == "offer:updated"] == ["expired"]
+    await customer.disconnect()
+
+
+async def test_an_accept_racing_the_expiry_has_exactly_one_outcome(short_offers):
+    _, customer = await funded_customer(short_offers.url, 40_000)
+    outcomes = []
+    for delay in (1.2, 1.4, 1.5, 1.6):
+        task, application, contractor = await task_with_application(short_offers.url, customer)
+        offer = await send_offer(customer, application)
+        await asyncio.sleep(delay)
+        answer = await call(contractor, "offer:accept", {"offerId": offer["id"]})
+        await asyncio.sleep(1)
+        status = (await ok(customer, "task:get", {"taskId": task["id"]}))["task"]["status"]
+        if answer["ok"]:
+            assert status == "assigned"
+        else:
+            assert answer["error"]["code"] == "invalid_state" and status == "open"
+        outcomes.append(answer["ok"])
+        await contractor.disconnect()
+    wallet = await ok(customer, "wallet:get")
+    assert wallet["held"] == 0 and wallet["balance"] == 40_000 - 10_500 * outcomes.count(True)
     await customer.disconnect()

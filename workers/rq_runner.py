@@ -7,7 +7,7 @@ in the worker, which connects to MongoDB, Redis and Stripe for the job's duratio
 """
 
 import asyncio
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import socketio
 from redis import Redis
@@ -27,7 +27,11 @@ class RQJobs:
         """Periodic jobs belong to the `cron` process, not to each server."""
 
     async def enqueue_in(self, delay: float, name: str, *args: str) -> None:
-        await asyncio.to_thread(self._queue.enqueue_in, timedelta(seconds=delay), run, name, *args)
+        """RQ keeps due times in whole seconds, rounded down; rounding up here means a job never runs early."""
+        due = datetime.now(UTC) + timedelta(seconds=delay)
+        if due.microsecond:
+            due = due.replace(microsecond=0) + timedelta(seconds=1)
+        await asyncio.to_thread(self._queue.enqueue_at, due, run, name, *args)
 
     async def stop(self) -> None:
         self._queue.connection.close()
