@@ -97,14 +97,14 @@ async def create(ctx, payload: NewTask) -> dict:
 @event("task:list", payload=TaskQuery, result=TaskPage)
 async def list_tasks(ctx, payload: TaskQuery) -> dict:
     """Browse tasks, newest first, by status, tags (any of), text, or your own."""
-    return await tasks.listing(ctx.services.db, ctx.user_id, status=payload.status, tags=payload.tags, text=payload.q,
+    return await tasks.listing(ctx.services.db, (ctx.user_id, ctx.role), status=payload.status, tags=payload.tags, text=payload.q,
                                mine=payload.mine, page=payload.page, limit=payload.limit)
 
 
 @event("task:get", payload=TaskRef, result=TaskResult)
 async def get(ctx, payload: TaskRef) -> dict:
-    """One task."""
-    return {"task": tasks.public(await tasks.get(ctx.services.db, payload.taskId))}
+    """One task; the delivery and the reasons only to its participants and admins."""
+    return {"task": tasks.public(await tasks.get(ctx.services.db, payload.taskId), (ctx.user_id, ctx.role))}
 
 
 @event("task:update", payload=TaskChanges, result=TaskResult, roles=CUSTOMERS)

@@ -28,7 +28,16 @@ CANCELLABLE = ("open", "assigned", "in_progress", "submitted", "completion_reque
 FUNDED = ("assigned", "in_progress", "submitted", "completion_requested")
 
 
-def public(task: dict[str, Any]) -> dict[str, Any]:
+def public(task: dict[str, Any], viewer: tuple[str, str] | None = None) -> dict[str, Any]:
+    """A task as clients see it. Given a `(user id, role)` viewer who is neither a participant
+    nor an admin, the delivery and the reasons are left out: they are the parties' business."""
+    view = _view(task)
+    if viewer is not None and viewer[1] != "admin" and viewer[0] not in participants(task):
+        view |= {"submission": None, "rejectionReason": None, "cancelReason": None}
+    return view
+
+
+def _view(task: dict[str, Any]) -> dict[str, Any]:
     submission = task.get("submission")
     return {
         "id": str(task["_id"]), "ownerId": str(task["ownerId"]), "title": task["title"], "description": task["description"],
@@ -76,7 +85,7 @@ async def get(db: Database, task_id: str | ObjectId, session: AsyncClientSession
     return task
 
 
-async def listing(db: Database, user_id: str, *, status: str | None, tags: list[str], text: str | None, mine: bool,
+async def listing(db: Database, viewer: tuple[str, str], *, status: str | None, tags: list[str], text: str | None, mine: bool,
                   page: int, limit: int) -> dict[str, Any]:
     """Newest first; `tags` matches any of them, `text` any part of title or description (case-insensitive)."""
     query: dict[str, Any] = {}
@@ -88,12 +97,14 @@ async def listing(db: Database, user_id: str, *, status: str | None, tags: list[
         pattern = {"$regex": re.escape(text), "$options": "i"}
         query["$or"] = [{"title": pattern}, {"description": pattern}]
     if mine:
-        query["$and"] = [{"$or": [{"ownerId": ObjectId(user_id)}, {"contractorId": ObjectId(user_id)}]}]
+        query["$and"] = [{"$or": [{"ownerId": ObjectId(viewer[0])}, {"contractorId": ObjectId(viewer[0])}]}]
     found, pagination = await page_of(db[COLLECTION], query, sort=[("createdAt", -1), ("_id", -1)], page=page, limit=limit)
-    return {"tasks": [public(task) for task in found], "pagination": pagination}
+    return {"tasks": [public(task, viewer) for task in found], "pagination": pagination}
 
 
 async def update(db: Database, task_id: str, owner_id: str, changes: dict[str, Any]) -> dict[str, Any]:
+    """`changes` holds only what the owner sent; of those only `deadline` may be cleared with null."""
+    changes = {field: value for field, value in changes.items() if value is not None or field == "deadline"}
     if "tags" in changes:
         changes = changes | {"tags": list(dict.fromkeys(changes["tags"]))}
     return await db.transaction(lambda session: move(

@@ -43,10 +43,10 @@ def server(fake_stripe):
     process = ServerProcess(env=stripe_env(fake_stripe))
     process.run_cli("create-admin", ADMIN["email"], ADMIN["password"]).check_returncode()
     yield process.start()
-    process.stop()
-    audit = process.run_cli("audit-ledger")
-    process.remove()
-    assert audit.returncode == 0, audit.stdout + audit.stderr
+    try:
+        process.audit_clean()
+    finally:
+        process.remove()
 
 
 @pytest.fixture(scope="session")

@@ -80,6 +80,13 @@ class ServerProcess:
     def run_cli(self, *args: str) -> subprocess.CompletedProcess:
         return subprocess.run([sys.executable, "-m", "server", *args], cwd=ROOT, env=self.environment(), capture_output=True, text=True, timeout=60)
 
+    def audit_clean(self) -> None:
+        """Stop the server (embedded mode lets only one process own the data) and require a clean `audit-ledger`."""
+        if self.process and self.process.poll() is None:
+            self.stop()
+        audit = self.run_cli("audit-ledger")
+        assert audit.returncode == 0 and "CLEAN" in audit.stdout, audit.stdout + audit.stderr
+
     def remove(self) -> None:
         if self.process and self.process.poll() is None:
             self.stop()

@@ -2,6 +2,8 @@
 
 import asyncio
 
+import pytest
+
 from tests.conftest import call
 from tests.marketplace import PNG, download, funded_customer, send_offer, task_with_application, upload
 from tests.conftest import connect
@@ -51,6 +53,8 @@ async def test_a_task_goes_from_posting_to_a_paid_contractor(server):
     assert await download(server.url, customer_session["accessToken"], file_id) == (200, PNG + b"fence")
     stranger, stranger_socket = await user_socket(server.url, "customer")
     assert (await download(server.url, stranger["accessToken"], file_id))[0] == 404
+    assert (await ok(stranger_socket, "task:get", {"taskId": task["id"]}))["task"]["submission"] is None
+    assert (await ok(customer, "task:get", {"taskId": task["id"]}))["task"]["submission"]["note"] == "See photo."
 
     completion = await ok(customer, "task:complete", {"taskId": task["id"]})
     assert completion["task"]["status"] == "completion_requested"
@@ -101,7 +105,8 @@ async def test_applications_and_offers_follow_their_rules(server):
     assert await error_code(other_customer, "offer:send", {"applicationId": application["id"], "amount": 1_000, "timeline": "x", "description": "x"}) == "forbidden"
     assert await error_code(contractor, "task:update", {"taskId": task["id"], "title": "Mine now"}) == "forbidden"
     assert await error_code(other_customer, "task:update", {"taskId": task["id"], "title": "Mine now"}) == "forbidden"
-    assert (await ok(customer, "task:update", {"taskId": task["id"], "title": "Fix the whole fence", "tags": ["a", "a"]}))["task"]["tags"] == ["a"]
+    updated = (await ok(customer, "task:update", {"taskId": task["id"], "title": "Fix the whole fence", "tags": ["a", "a"], "budget": None}))["task"]
+    assert (updated["title"], updated["tags"], updated["budget"]) == ("Fix the whole fence", ["a"], 10_000)
     assert await error_code(customer, "offer:send", {"applicationId": application["id"], "amount": 10_000.0, "timeline": "x", "description": "x"}) == "invalid_request"
 
     offer = await send_offer(customer, application)
@@ -244,4 +249,21 @@ async def test_a_contractor_who_was_offline_catches_up_from_notifications(server
     assert [(item["event"], item["data"]["offer"]["status"]) for item in inbox["notifications"]] == [
         ("offer:updated", "cancelled"), ("offer:received", "pending")]
     assert inbox["unreadCount"] == 2
+    await asyncio.gather(customer.disconnect(), contractor.disconnect())
+
+
+@pytest.mark.parametrize("stage", ["assigned", "in_progress", "submitted"])
+async def test_the_owner_cancelling_at_each_funded_stage_is_refunded_in_full(server, stage):
+    _, customer = await funded_customer(server.url, 15_000)
+    task, application, contractor = await task_with_application(server.url, customer)
+    await ok(contractor, "offer:accept", {"offerId": (await send_offer(customer, application))["id"]})
+    if stage != "assigned":
+        await ok(contractor, "task:start", {"taskId": task["id"]})
+    if stage == "submitted":
+        await ok(contractor, "task:submit", {"taskId": task["id"], "note": "done"})
+    assert (await ok(customer, "task:get", {"taskId": task["id"]}))["task"]["status"] == stage
+    cancelled = await ok(customer, "task:cancel", {"taskId": task["id"], "reason": "no longer needed"})
+    assert (cancelled["task"]["status"], cancelled["refundAmount"]) == ("cancelled", 10_500)
+    assert await wallet(customer) == (15_000, 0)
+    assert (await ok(contractor, "wallet:get"))["balance"] == 0
     await asyncio.gather(customer.disconnect(), contractor.disconnect())

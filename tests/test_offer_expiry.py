@@ -15,7 +15,10 @@ def short_offers(fake_stripe):
     process = ServerProcess(env=stripe_env(fake_stripe) | {"OFFER_TTL_SECONDS": "1.5", "EXPIRY_SWEEP_SECONDS": "3600"})
     process.run_cli("create-admin", ADMIN["email"], ADMIN["password"]).check_returncode()
     yield process.start()
-    process.remove()
+    try:
+        process.audit_clean()
+    finally:
+        process.remove()
 
 
 async def test_an_unanswered_offer_expires_and_releases_its_hold(short_offers):

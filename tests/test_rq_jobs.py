@@ -43,7 +43,10 @@ def deployment(mongodb_uri, redis_url, fake_stripe):
     for helper in helpers:
         helper.send_signal(signal.SIGTERM)
         helper.wait(30)
-    server.remove()
+    try:
+        server.audit_clean()
+    finally:
+        server.remove()
 
 
 async def test_an_rq_worker_retries_a_failing_transfer_with_the_same_key(deployment, fake_stripe):
