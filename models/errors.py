@@ -16,6 +16,7 @@ ERROR_CODES: dict[str, tuple[int, str]] = {
     "wallet_frozen": (409, "An admin froze the wallet: it can receive money but not spend or withdraw it."),
     "invalid_state": (409, "The object is not in a state that allows this (e.g. a request someone already resolved)."),
     "already_applied": (409, "The contractor has already applied to this task."),
+    "blocked": (403, "One of the two users blocked the other: no direct room and no messages between them."),
     "payouts_not_enabled": (409, "Withdrawals need a connected Stripe account with payouts enabled (`payouts:onboard`)."),
     "payload_too_large": (413, "The upload is larger than `MAX_UPLOAD_BYTES`; `details.maxBytes` says how large it may be."),
     "unsupported_type": (415, "The upload's content (not its name or declared type) is not an accepted file type."),

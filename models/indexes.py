@@ -1,8 +1,8 @@
 """Every index the domain relies on, created at start-up (idempotent)."""
 
 from models import (
-    applications, completions, deposits, ledger, login_limits, notifications, offers, payout_accounts, payouts, refresh_tokens, tasks,
-    users, withdrawals,
+    applications, chat_messages, chat_rooms, completions, deposits, ledger, login_limits, notifications, offers, payout_accounts,
+    payouts, refresh_tokens, tasks, users, withdrawals,
 )
 from models.db import Database
 
@@ -10,5 +10,5 @@ from models.db import Database
 async def ensure_all(db: Database, *, login_failure_window_seconds: int) -> None:
     await login_limits.ensure_indexes(db, login_failure_window_seconds)
     for module in (users, refresh_tokens, ledger, deposits, payout_accounts, withdrawals, payouts,
-                   tasks, applications, offers, completions, notifications):
+                   tasks, applications, offers, completions, notifications, chat_rooms, chat_messages):
         await module.ensure_indexes(db)

@@ -14,7 +14,7 @@ from bson import ObjectId
 from pymongo import ReturnDocument
 from pymongo.asynchronous.client_session import AsyncClientSession
 
-from models import applications, clock, fees, ledger, tasks
+from models import applications, chat_rooms, clock, fees, ledger, tasks
 from models.db import Database
 from models.errors import AppError
 from models.ids import object_id
@@ -91,6 +91,7 @@ async def accept(db: Database, offer_id: str, contractor_id: str) -> tuple[dict[
         })
         await applications.set_status(db, session, offer["applicationId"], "accepted")
         await applications.close_others(db, session, task["_id"], offer["applicationId"])
+        await chat_rooms.open_for_task(db, session, task)
         return offer, task
 
     return await db.transaction(work)

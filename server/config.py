@@ -22,6 +22,9 @@ class Settings(BaseSettings):
     offer_ttl_seconds: float = Field(default=7 * 24 * 3600, gt=0)
     expiry_sweep_seconds: float = Field(default=3600, gt=0)
     max_upload_bytes: int = Field(default=25 * 1024 * 1024, gt=0)
+    chat_messages_per_window: int = Field(default=30, ge=1)
+    chat_window_seconds: int = Field(default=10, ge=1)
+    chat_typing_interval_seconds: int = Field(default=2, ge=1)
     data_dir: Path = Path("./data")
     snapshot_interval_seconds: float = Field(default=30.0, gt=0)
     jwt_secret: str | None = None

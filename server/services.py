@@ -10,6 +10,7 @@ import redis.asyncio as aioredis
 from models.accounts import Accounts, AuthPolicy
 from models.db import Database
 from models.errors import AppError
+from server.chat_runtime import ChatRuntime
 from server.config import Settings
 from server.data_dir import jwt_secret
 from server.database import open_database
@@ -37,6 +38,7 @@ class Services:
     redis: aioredis.Redis | None
     stripe: StripeApi | None
     jobs: Jobs
+    chat: ChatRuntime
 
     async def emit_to_user(self, user_id: str, event: str, data: Any) -> None:
         """Reaches every socket of the user, on every server process (through Redis when configured)."""
@@ -74,7 +76,7 @@ async def open_services(settings: Settings, sio: Emitter, jobs: Jobs, *, prepare
     try:
         async with open_database(settings, prepare=prepare_database) as db:
             try:
-                yield Services(settings, db, Accounts(db, auth_policy(settings)), sio, redis, stripe, jobs)
+                yield Services(settings, db, Accounts(db, auth_policy(settings)), sio, redis, stripe, jobs, ChatRuntime(settings, redis))
             finally:
                 await jobs.stop()
     finally:

@@ -14,6 +14,7 @@ from pydantic import ValidationError
 from models import access_tokens
 from models.access_tokens import Claims
 from models.errors import AppError, ok
+from server.chat_pushes import PRESENCE
 from server.events import NoPayload, Registry, push
 from server.services import Services
 from server.validation import invalid_request
@@ -80,7 +81,7 @@ class SocketGateway:
             await self.on_connect(sid, auth)
 
         async def disconnect(sid: str, reason: str) -> None:
-            self.on_disconnect(sid)
+            await self.on_disconnect(sid)
 
         async def any_event(name: str, sid: str, *args: Any) -> dict[str, Any]:
             return await self.dispatch(name, sid, *args)
@@ -98,11 +99,17 @@ class SocketGateway:
         connection = Connection(sid, claims)
         self.connections[sid] = connection
         await self.renew(connection, claims)
+        if await self.services.chat.socket_opened(claims.user_id):
+            await self.sio.emit(PRESENCE, {"userId": claims.user_id, "online": True}, room=f"presence:{claims.user_id}")
 
-    def on_disconnect(self, sid: str) -> None:
+    async def on_disconnect(self, sid: str) -> None:
         connection = self.connections.pop(sid, None)
-        if connection and connection.expiry:
+        if connection is None:
+            return
+        if connection.expiry:
             connection.expiry.cancel()
+        if await self.services.chat.socket_closed(connection.user_id):
+            await self.sio.emit(PRESENCE, {"userId": connection.user_id, "online": False}, room=f"presence:{connection.user_id}")
 
     async def renew(self, connection: Connection, claims: Claims) -> None:
         """Adopt a (fresh) token: rooms follow its role, the expiry timer its lifetime."""

@@ -43,6 +43,9 @@ async def test_a_task_goes_from_posting_to_a_paid_contractor(server):
     assert (await owner_pushes.next("offer:updated"))["offer"]["status"] == "accepted"
     assert (await owner_pushes.next("task:updated"))["status"] == "assigned"
     assert await wallet(customer) == (9_500, 0)
+    [task_room] = [room for room in (await ok(contractor, "chat:rooms"))["rooms"] if room["taskId"] == task["id"]]
+    assert task_room["kind"] == "task" and set(task_room["memberIds"]) == {customer_session["user"]["id"], contractor_session["user"]["id"]}
+    assert (await ok(customer, "chat:send", {"roomId": task_room["id"], "text": "Thanks!", "clientMsgId": "t1"}))["message"]["seq"] == 1
     assert (await ok(contractor, "task:start", {"taskId": task["id"]}))["task"]["status"] == "in_progress"
 
     status, uploaded = await upload(server.url, contractor_session["accessToken"], PNG + b"fence")

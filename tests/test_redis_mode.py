@@ -7,6 +7,7 @@ import aiohttp
 import pytest
 
 from tests.conftest import call, connect, register
+from tests.money import Pushes
 from tests.servers import ServerProcess
 
 
@@ -37,3 +38,25 @@ async def test_readyz_reports_redis(two_servers):
     async with aiohttp.ClientSession() as http:
         async with http.get(two_servers[0].url + "/readyz") as response:
             assert (await response.json())["data"]["checks"] == {"mongodb": True, "redis": True}
+
+
+async def test_chat_messages_and_presence_cross_processes(two_servers):
+    first, second = two_servers
+    sender, watcher = await register(first.url), await register(first.url)
+    sender_on_first = await connect(first.url, sender["accessToken"])
+    watcher_on_first = await connect(first.url, watcher["accessToken"])
+    presence = Pushes(watcher_on_first, "presence")
+    subscribed = await call(watcher_on_first, "presence:subscribe", {"userIds": [sender["user"]["id"]]})
+    assert subscribed["data"]["online"] == {sender["user"]["id"]: True}
+
+    room = (await call(sender_on_first, "chat:open", {"userId": watcher["user"]["id"]}))["data"]["room"]
+    watcher_on_second = await connect(second.url, watcher["accessToken"])
+    messages = Pushes(watcher_on_second, "chat:message")
+    sent = await call(sender_on_first, "chat:send", {"roomId": room["id"], "text": "across", "clientMsgId": "x1"})
+    assert (await messages.next("chat:message"))["message"] == sent["data"]["message"]
+
+    await sender_on_first.disconnect()
+    assert await presence.next("presence") == {"userId": sender["user"]["id"], "online": False}
+    sender_on_second = await connect(second.url, sender["accessToken"])
+    assert await presence.next("presence") == {"userId": sender["user"]["id"], "online": True}
+    await asyncio.gather(*(client.disconnect() for client in (watcher_on_first, watcher_on_second, sender_on_second)))

@@ -1,0 +1,248 @@
+"""Chat: direct, group and task rooms; messages with history, sync, receipts and typing; presence."""
+
+from typing import Annotated
+
+from pydantic import BaseModel, Field, StrictInt
+
+from handlers.wallet import PageQuery, Pagination
+from models import blocks, chat_messages, chat_rooms
+from server.chat_pushes import (
+    CHAT_MESSAGE, CHAT_MESSAGE_UPDATED, CHAT_READ, CHAT_ROOM, CHAT_TYPING, Message, MessageResult, Room, RoomResult, member_rooms,
+)
+from server.events import NoPayload, Payload, event
+
+Id = Annotated[str, Field(min_length=1, max_length=64)]
+Seq = Annotated[StrictInt, Field(ge=0)]
+
+
+class UserRef(Payload):
+    userId: Id
+
+
+class NewGroup(Payload):
+    name: str = Field(min_length=1, max_length=100)
+    memberIds: list[Id] = Field(min_length=1, max_length=chat_rooms.MAX_MEMBERS - 1)
+
+
+class RoomRef(Payload):
+    roomId: Id
+
+
+class Members(RoomRef):
+    userIds: list[Id] = Field(min_length=1, max_length=chat_rooms.MAX_MEMBERS)
+
+
+class Send(RoomRef):
+    text: str = Field(min_length=1, max_length=4_000, description="1–4,000 characters after trimming")
+    clientMsgId: str = Field(min_length=1, max_length=64, description="your id for this message; sending it again returns the stored message")
+    fileIds: list[Id] = Field(default_factory=list, max_length=10)
+
+
+class Edit(Payload):
+    messageId: Id
+    text: str = Field(min_length=1, max_length=4_000)
+
+
+class MessageRef(Payload):
+    messageId: Id
+
+
+class History(RoomRef):
+    before: Seq | None = Field(default=None, description="only messages with a smaller `seq` (exclusive)")
+    limit: Annotated[StrictInt, Field(ge=1, le=100)] = 50
+
+
+class SyncRoom(Payload):
+    roomId: Id
+    afterSeq: Seq
+
+
+class Sync(Payload):
+    rooms: list[SyncRoom] = Field(min_length=1, max_length=100)
+
+
+class Read(RoomRef):
+    seq: Seq
+
+
+class Watch(Payload):
+    userIds: list[Id] = Field(min_length=1, max_length=200)
+
+
+class Rooms(BaseModel):
+    rooms: list[Room]
+    pagination: Pagination
+
+
+class Messages(BaseModel):
+    messages: list[Message]
+
+
+class RoomSync(BaseModel):
+    roomId: str
+    messages: list[Message]
+    hasMore: bool = Field(description="more than 500 were missed; sync again from the last `seq`")
+
+
+class Synced(BaseModel):
+    rooms: list[RoomSync]
+
+
+class Left(BaseModel):
+    roomId: str
+
+
+class Marker(BaseModel):
+    roomId: str
+    seq: int = Field(description="your read marker after the call (never moves back)")
+
+
+class Blocked(BaseModel):
+    userId: str
+    blocked: bool
+
+
+class Online(BaseModel):
+    online: dict[str, bool]
+
+
+@event("chat:open", payload=UserRef, result=RoomResult)
+async def open_direct(ctx, payload: UserRef) -> dict:
+    """Get or create your one-to-one room with a user (one room per pair); `blocked` if either blocked the other."""
+    room = await chat_rooms.open_direct(ctx.services.db, ctx.user_id, payload.userId)
+    return {"room": chat_rooms.public(room, ctx.user_id)}
+
+
+@event("chat:create", payload=NewGroup, result=RoomResult)
+async def create_group(ctx, payload: NewGroup) -> dict:
+    """Create a group room with you and the given users (at most 100 members)."""
+    room = await chat_rooms.create_group(ctx.services.db, ctx.user_id, payload.name, payload.memberIds)
+    await _room_changed(ctx, room)
+    return {"room": chat_rooms.public(room, ctx.user_id)}
+
+
+@event("chat:members:add", payload=Members, result=RoomResult)
+async def add_members(ctx, payload: Members) -> dict:
+    """Add users to a group room you created."""
+    room = await chat_rooms.change_members(ctx.services.db, payload.roomId, ctx.user_id, add=payload.userIds)
+    await _room_changed(ctx, room)
+    return {"room": chat_rooms.public(room, ctx.user_id)}
+
+
+@event("chat:members:remove", payload=Members, result=RoomResult)
+async def remove_members(ctx, payload: Members) -> dict:
+    """Remove users from a group room you created; they are told with `chat:room`."""
+    room = await chat_rooms.change_members(ctx.services.db, payload.roomId, ctx.user_id, remove=payload.userIds)
+    await _room_changed(ctx, room, also=payload.userIds)
+    return {"room": chat_rooms.public(room, ctx.user_id)}
+
+
+@event("chat:leave", payload=RoomRef, result=Left)
+async def leave(ctx, payload: RoomRef) -> dict:
+    """Leave a group room."""
+    room = await chat_rooms.leave(ctx.services.db, payload.roomId, ctx.user_id)
+    await _room_changed(ctx, room, also=[ctx.user_id])
+    return {"roomId": str(room["_id"])}
+
+
+@event("chat:rooms", payload=PageQuery, result=Rooms)
+async def rooms(ctx, payload: PageQuery) -> dict:
+    """Your rooms, most recently active first, with the last message and your unread count."""
+    return await chat_rooms.listing(ctx.services.db, ctx.user_id, page=payload.page, limit=payload.limit)
+
+
+@event("chat:send", payload=Send, result=MessageResult)
+async def send(ctx, payload: Send) -> dict:
+    """Send a message (members only). A retry with the same `clientMsgId` returns the stored message and pushes nothing."""
+    services = ctx.services
+    await services.chat.allow_message(ctx.user_id)
+    async with services.chat.room_lock(payload.roomId):
+        message, room, new = await chat_messages.send(services.db, payload.roomId, ctx.user_id, payload.text, payload.clientMsgId, payload.fileIds)
+        view = chat_messages.public(message)
+        if new:
+            await services.sio.emit(CHAT_MESSAGE, {"message": view}, room=member_rooms(room))
+    return {"message": view}
+
+
+@event("chat:edit", payload=Edit, result=MessageResult)
+async def edit(ctx, payload: Edit) -> dict:
+    """Change the text of your own message."""
+    return await _changed(ctx, *await chat_messages.change(ctx.services.db, payload.messageId, ctx.user_id, text=payload.text))
+
+
+@event("chat:delete", payload=MessageRef, result=MessageResult)
+async def delete(ctx, payload: MessageRef) -> dict:
+    """Delete your own message (it stays in the sequence, emptied and marked `deleted`)."""
+    return await _changed(ctx, *await chat_messages.change(ctx.services.db, payload.messageId, ctx.user_id, text=None))
+
+
+@event("chat:history", payload=History, result=Messages)
+async def history(ctx, payload: History) -> dict:
+    """Page backwards through a room: up to `limit` messages before `before`, oldest first."""
+    return {"messages": await chat_messages.history(ctx.services.db, payload.roomId, ctx.user_id, before=payload.before, limit=payload.limit)}
+
+
+@event("chat:sync", payload=Sync, result=Synced)
+async def sync(ctx, payload: Sync) -> dict:
+    """After reconnecting: every message after `afterSeq` in each room, in order."""
+    return {"rooms": [await chat_messages.since(ctx.services.db, item.roomId, ctx.user_id, item.afterSeq) for item in payload.rooms]}
+
+
+@event("chat:read", payload=Read, result=Marker)
+async def read(ctx, payload: Read) -> dict:
+    """Move your read marker forward to `seq`; the room's members get `chat:read`."""
+    room, marker = await chat_rooms.mark_read(ctx.services.db, payload.roomId, ctx.user_id, payload.seq)
+    await ctx.services.sio.emit(CHAT_READ, {"roomId": str(room["_id"]), "userId": ctx.user_id, "seq": marker}, room=member_rooms(room))
+    return {"roomId": str(room["_id"]), "seq": marker}
+
+
+@event("chat:typing", payload=RoomRef, result=NoPayload)
+async def typing(ctx, payload: RoomRef) -> dict:
+    """Tell the room's other members you are typing; at most once per `CHAT_TYPING_INTERVAL_SECONDS` per room."""
+    room = await chat_rooms.member_room(ctx.services.db, payload.roomId, ctx.user_id)
+    await ctx.services.chat.allow_typing(ctx.user_id, payload.roomId)
+    others = [target for target in member_rooms(room) if target != f"user:{ctx.user_id}"]
+    if others:
+        await ctx.services.sio.emit(CHAT_TYPING, {"roomId": str(room["_id"]), "userId": ctx.user_id}, room=others)
+    return {}
+
+
+@event("chat:block", payload=UserRef, result=Blocked)
+async def block(ctx, payload: UserRef) -> dict:
+    """Block a user: neither of you can open or write in your direct room."""
+    await blocks.block(ctx.services.db, ctx.user_id, payload.userId)
+    return {"userId": payload.userId, "blocked": True}
+
+
+@event("chat:unblock", payload=UserRef, result=Blocked)
+async def unblock(ctx, payload: UserRef) -> dict:
+    """Lift your block."""
+    await blocks.unblock(ctx.services.db, ctx.user_id, payload.userId)
+    return {"userId": payload.userId, "blocked": False}
+
+
+@event("presence:subscribe", payload=Watch, result=Online)
+async def watch_presence(ctx, payload: Watch) -> dict:
+    """Get `presence` pushes on this socket when these users come online or go offline; answers who is online now."""
+    for user in payload.userIds:
+        await ctx.services.sio.enter_room(ctx.connection.sid, f"presence:{user}")
+    return {"online": await ctx.services.chat.online(payload.userIds)}
+
+
+@event("presence:unsubscribe", payload=Watch, result=Online)
+async def unwatch_presence(ctx, payload: Watch) -> dict:
+    """Stop `presence` pushes for these users on this socket."""
+    for user in payload.userIds:
+        await ctx.services.sio.leave_room(ctx.connection.sid, f"presence:{user}")
+    return {"online": {}}
+
+
+async def _room_changed(ctx, room: dict, also: list[str] = ()) -> None:
+    targets = member_rooms(room) + [f"user:{user}" for user in also]
+    await ctx.services.sio.emit(CHAT_ROOM, {"room": chat_rooms.public(room, ctx.user_id)}, room=targets)
+
+
+async def _changed(ctx, message: dict, room: dict) -> dict:
+    view = chat_messages.public(message)
+    await ctx.services.sio.emit(CHAT_MESSAGE_UPDATED, {"message": view}, room=member_rooms(room))
+    return {"message": view}

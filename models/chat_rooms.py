@@ -1,0 +1,147 @@
+"""Chat rooms: one direct room per pair of users, group rooms, and a room per accepted task.
+
+A room keeps its members, its last sequence number and last message (for the room list),
+and each member's read marker (`reads.<userId>`, moved forward only with `$max`). A
+direct room's `pairKey` is unique, so two users opening it at the same moment get one
+room; group and task rooms get a unique `pairKey` of their own.
+"""
+
+from typing import Any
+
+from bson import ObjectId
+from pymongo import ReturnDocument
+from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.errors import DuplicateKeyError
+
+from models import blocks, clock, users
+from models.db import Database
+from models.errors import AppError
+from models.ids import object_id
+from models.pages import page_of
+
+COLLECTION = "chat_rooms"
+MAX_MEMBERS = 100
+
+
+def public(room: dict[str, Any], viewer: str) -> dict[str, Any]:
+    last = room.get("lastMessage")
+    return {
+        "id": str(room["_id"]), "kind": room["kind"], "name": room.get("name"), "memberIds": [str(m) for m in room["members"]],
+        "createdBy": str(room["createdBy"]) if room.get("createdBy") else None, "taskId": str(room["taskId"]) if room.get("taskId") else None,
+        "lastSeq": room["lastSeq"], "lastMessage": last, "unreadCount": max(room["lastSeq"] - room.get("reads", {}).get(viewer, 0), 0),
+        "createdAt": room["createdAt"].isoformat(),
+    }
+
+
+async def ensure_indexes(db: Database) -> None:
+    await db[COLLECTION].create_index("pairKey", unique=True)
+    await db[COLLECTION].create_index([("members", 1), ("lastActivityAt", -1)])
+
+
+def _new(kind: str, members: list[ObjectId], pair_key: str, **fields: Any) -> dict[str, Any]:
+    now = clock.now()
+    return {"kind": kind, "members": members, "pairKey": pair_key, "lastSeq": 0, "lastMessage": None, "reads": {},
+            "lastActivityAt": now, "createdAt": now, **fields}
+
+
+async def open_direct(db: Database, caller: str, other: str) -> dict[str, Any]:
+    target = await users.get(db, other)
+    if str(target["_id"]) == caller:
+        raise AppError("invalid_request", "A direct room needs another user.", {"fields": [{"field": "userId", "message": "is you", "type": "value_error"}]})
+    if await blocks.between(db, caller, target["_id"]):
+        raise AppError("blocked", "You cannot open a room with this user.")
+    pair = sorted([ObjectId(caller), target["_id"]])
+    pair_key = f"direct:{pair[0]}:{pair[1]}"
+
+    async def work(session: AsyncClientSession) -> dict[str, Any]:
+        return await db[COLLECTION].find_one_and_update(
+            {"pairKey": pair_key}, {"$setOnInsert": _new("direct", pair, pair_key)}, upsert=True,
+            return_document=ReturnDocument.AFTER, session=session,
+        )
+
+    try:
+        return await db.transaction(work)
+    except DuplicateKeyError:
+        return await db[COLLECTION].find_one({"pairKey": pair_key})
+
+
+async def create_group(db: Database, creator: str, name: str, member_ids: list[str]) -> dict[str, Any]:
+    members = await _existing_users(db, [creator, *member_ids])
+    room_id = ObjectId()
+    room = {"_id": room_id, **_new("group", members, f"group:{room_id}", name=name, createdBy=ObjectId(creator))}
+    await db.transaction(lambda session: db[COLLECTION].insert_one(room, session=session))
+    return room
+
+
+async def open_for_task(db: Database, session: AsyncClientSession, task: dict[str, Any]) -> None:
+    """Called in the transaction that accepts the task's offer."""
+    pair_key = f"task:{task['_id']}"
+    await db[COLLECTION].update_one(
+        {"pairKey": pair_key},
+        {"$setOnInsert": _new("task", [task["ownerId"], task["contractorId"]], pair_key, taskId=task["_id"], name=task["title"])},
+        upsert=True, session=session,
+    )
+
+
+async def member_room(db: Database, room_id: str, user_id: str, session: AsyncClientSession | None = None) -> dict[str, Any]:
+    """The room, if the user is in it; `forbidden` for rooms they are not in, `not_found` for none."""
+    room = await db[COLLECTION].find_one({"_id": object_id(room_id, "room")}, session=session)
+    if room is None:
+        raise AppError("not_found", "No such room.")
+    if ObjectId(user_id) not in room["members"]:
+        raise AppError("forbidden", "You are not a member of this room.")
+    return room
+
+
+async def change_members(db: Database, room_id: str, caller: str, *, add: list[str] = (), remove: list[str] = ()) -> dict[str, Any]:
+    """Only the creator of a group room adds or removes; members leave with `leave`."""
+    room = await member_room(db, room_id, caller)
+    if room["kind"] != "group" or str(room["createdBy"]) != caller:
+        raise AppError("forbidden", "Only the creator of a group room changes its members.")
+    added = await _existing_users(db, list(add)) if add else []
+    removed = [object_id(user, "user") for user in remove if user != caller]
+    if len(set(room["members"]) | set(added)) > MAX_MEMBERS:
+        raise AppError("invalid_request", f"A room has at most {MAX_MEMBERS} members.", {"fields": [{"field": "userIds", "message": "too many members", "type": "too_long"}]})
+    return await _update_members(db, room["_id"], added, removed)
+
+
+async def leave(db: Database, room_id: str, caller: str) -> dict[str, Any]:
+    room = await member_room(db, room_id, caller)
+    if room["kind"] != "group":
+        raise AppError("invalid_state", "Only group rooms can be left.", {"status": room["kind"]})
+    return await _update_members(db, room["_id"], [], [ObjectId(caller)])
+
+
+async def _update_members(db: Database, room_id: ObjectId, added: list[ObjectId], removed: list[ObjectId]) -> dict[str, Any]:
+    async def work(session: AsyncClientSession) -> dict[str, Any]:
+        if added:
+            await db[COLLECTION].update_one({"_id": room_id}, {"$addToSet": {"members": {"$each": added}}}, session=session)
+        if removed:
+            await db[COLLECTION].update_one({"_id": room_id}, {"$pull": {"members": {"$in": removed}}}, session=session)
+        return await db[COLLECTION].find_one({"_id": room_id}, session=session)
+
+    return await db.transaction(work)
+
+
+async def listing(db: Database, user_id: str, *, page: int, limit: int) -> dict[str, Any]:
+    found, pagination = await page_of(db[COLLECTION], {"members": ObjectId(user_id)}, sort=[("lastActivityAt", -1), ("_id", -1)], page=page, limit=limit)
+    return {"rooms": [public(room, user_id) for room in found], "pagination": pagination}
+
+
+async def mark_read(db: Database, room_id: str, user_id: str, seq: int) -> tuple[dict[str, Any], int]:
+    """Move the caller's marker forward to `seq` (capped at the room's last message); never back. Returns the marker."""
+    room = await member_room(db, room_id, user_id)
+    target = min(seq, room["lastSeq"])
+    updated = await db.transaction(lambda session: db[COLLECTION].find_one_and_update(
+        {"_id": room["_id"]}, {"$max": {f"reads.{user_id}": target}}, return_document=ReturnDocument.AFTER, session=session,
+    ))
+    return updated, updated["reads"].get(user_id, 0)
+
+
+async def _existing_users(db: Database, user_ids: list[str]) -> list[ObjectId]:
+    wanted = list(dict.fromkeys(object_id(user, "user") for user in user_ids))
+    if len(wanted) > MAX_MEMBERS:
+        raise AppError("invalid_request", f"A room has at most {MAX_MEMBERS} members.", {"fields": [{"field": "memberIds", "message": "too many members", "type": "too_long"}]})
+    if await db[users.COLLECTION].count_documents({"_id": {"$in": wanted}}) != len(wanted):
+        raise AppError("not_found", "No such user.")
+    return wanted

@@ -1,0 +1,181 @@
+"""Chat through real sockets: rooms, membership, blocks, delivery, ordering, history, sync, receipts, typing, limits."""
+
+import asyncio
+
+from tests.conftest import call, connect, register
+from tests.money import Pushes, error_code, ok
+from tests.servers import ServerProcess
+
+
+async def person(base: str):
+    session = await register(base)
+    return session, await connect(base, session["accessToken"])
+
+
+async def test_a_pair_gets_one_room_and_each_socket_gets_each_message_once(server):
+    (alice, alice_phone), (bob, bob_phone) = await person(server.url), await person(server.url)
+    bob_tablet = await connect(server.url, bob["accessToken"])
+    opened = await asyncio.gather(ok(alice_phone, "chat:open", {"userId": bob["user"]["id"]}), ok(bob_phone, "chat:open", {"userId": alice["user"]["id"]}))
+    assert opened[0]["room"]["id"] == opened[1]["room"]["id"]
+    room = opened[0]["room"]
+    heard = {name: Pushes(client, "chat:message") for name, client in (("alice", alice_phone), ("phone", bob_phone), ("tablet", bob_tablet))}
+    sent = (await ok(alice_phone, "chat:send", {"roomId": room["id"], "text": "  Hi Bob  ", "clientMsgId": "m-1"}))["message"]
+    assert (sent["text"], sent["seq"], sent["senderId"]) == ("Hi Bob", 1, alice["user"]["id"])
+    again = (await ok(alice_phone, "chat:send", {"roomId": room["id"], "text": "Hi Bob", "clientMsgId": "m-1"}))["message"]
+    assert again == sent
+    for pushes in heard.values():
+        assert (await pushes.next("chat:message"))["message"] == sent
+    await asyncio.sleep(0.3)
+    assert all(pushes.queues["chat:message"].empty() for pushes in heard.values())
+    assert await error_code(alice_phone, "chat:send", {"roomId": room["id"], "text": "   ", "clientMsgId": "m-2"}) == "invalid_request"
+    assert await error_code(alice_phone, "chat:send", {"roomId": room["id"], "text": "x" * 4_001, "clientMsgId": "m-3"}) == "invalid_request"
+    assert await error_code(alice_phone, "chat:open", {"userId": alice["user"]["id"]}) == "invalid_request"
+    await asyncio.gather(*(c.disconnect() for c in (alice_phone, bob_phone, bob_tablet)))
+
+
+async def test_only_members_read_or_write_and_only_the_creator_manages_a_group(server):
+    (owner, owner_c), (member, member_c), (outsider, outsider_c) = [await person(server.url) for _ in range(3)]
+    room = (await ok(owner_c, "chat:create", {"name": "Crew", "memberIds": [member["user"]["id"]]}))["room"]
+    assert set(room["memberIds"]) == {owner["user"]["id"], member["user"]["id"]}
+    for event, payload in [("chat:send", {"roomId": room["id"], "text": "hi", "clientMsgId": "o1"}), ("chat:history", {"roomId": room["id"]}),
+                           ("chat:read", {"roomId": room["id"], "seq": 1}), ("chat:typing", {"roomId": room["id"]}),
+                           ("chat:sync", {"rooms": [{"roomId": room["id"], "afterSeq": 0}]})]:
+        assert await error_code(outsider_c, event, payload) == "forbidden", event
+    assert await error_code(member_c, "chat:members:add", {"roomId": room["id"], "userIds": [outsider["user"]["id"]]}) == "forbidden"
+    changes = Pushes(outsider_c, "chat:room")
+    await ok(owner_c, "chat:members:add", {"roomId": room["id"], "userIds": [outsider["user"]["id"]]})
+    assert outsider["user"]["id"] in (await changes.next("chat:room"))["room"]["memberIds"]
+    await ok(outsider_c, "chat:send", {"roomId": room["id"], "text": "thanks", "clientMsgId": "o2"})
+    await ok(owner_c, "chat:members:remove", {"roomId": room["id"], "userIds": [outsider["user"]["id"]]})
+    assert outsider["user"]["id"] not in (await changes.next("chat:room"))["room"]["memberIds"]
+    assert await error_code(outsider_c, "chat:send", {"roomId": room["id"], "text": "still here?", "clientMsgId": "o3"}) == "forbidden"
+    await ok(member_c, "chat:leave", {"roomId": room["id"]})
+    assert await error_code(member_c, "chat:history", {"roomId": room["id"]}) == "forbidden"
+    assert await error_code(owner_c, "chat:create", {"name": "Ghosts", "memberIds": ["f" * 24]}) == "not_found"
+    await asyncio.gather(*(c.disconnect() for c in (owner_c, member_c, outsider_c)))
+
+
+async def test_a_block_stops_a_direct_room_both_ways_until_lifted(server):
+    (alice, alice_c), (bob, bob_c) = await person(server.url), await person(server.url)
+    room = (await ok(alice_c, "chat:open", {"userId": bob["user"]["id"]}))["room"]
+    await ok(alice_c, "chat:block", {"userId": bob["user"]["id"]})
+    assert await error_code(bob_c, "chat:open", {"userId": alice["user"]["id"]}) == "blocked"
+    assert await error_code(bob_c, "chat:send", {"roomId": room["id"], "text": "hey", "clientMsgId": "b1"}) == "blocked"
+    assert await error_code(alice_c, "chat:send", {"roomId": room["id"], "text": "hey", "clientMsgId": "a1"}) == "blocked"
+    await ok(alice_c, "chat:unblock", {"userId": bob["user"]["id"]})
+    assert (await ok(bob_c, "chat:send", {"roomId": room["id"], "text": "hey", "clientMsgId": "b1"}))["message"]["seq"] == 1
+    await asyncio.gather(alice_c.disconnect(), bob_c.disconnect())
+
+
+async def test_concurrent_senders_get_distinct_increasing_seqs_and_pushes_arrive_in_order(server):
+    people = [await person(server.url) for _ in range(3)]
+    (owner, owner_c), others = people[0], people[1:]
+    room = (await ok(owner_c, "chat:create", {"name": "Busy", "memberIds": [session["user"]["id"] for session, _ in others]}))["room"]
+    listeners = [Pushes(client, "chat:message") for _, client in people]
+
+    async def burst(client, name):
+        return [(await ok(client, "chat:send", {"roomId": room["id"], "text": f"{name} {i}", "clientMsgId": f"{name}-{i}"}))["message"]["seq"] for i in range(8)]
+
+    seqs = await asyncio.gather(*(burst(client, str(index)) for index, (_, client) in enumerate(people)))
+    assert sorted(seq for each in seqs for seq in each) == list(range(1, 25))
+    for pushes in listeners:
+        received = [(await pushes.next("chat:message"))["message"]["seq"] for _ in range(24)]
+        assert received == list(range(1, 25))
+    await asyncio.gather(*(client.disconnect() for _, client in people))
+
+
+async def test_history_pages_backwards_and_sync_returns_what_a_disconnected_client_missed(server):
+    (alice, alice_c), (bob, bob_c) = await person(server.url), await person(server.url)
+    room = (await ok(alice_c, "chat:open", {"userId": bob["user"]["id"]}))["room"]
+    for i in range(25):
+        await ok(alice_c, "chat:send", {"roomId": room["id"], "text": f"m{i + 1}", "clientMsgId": f"h{i}"})
+    newest = (await ok(bob_c, "chat:history", {"roomId": room["id"], "limit": 10}))["messages"]
+    assert [m["seq"] for m in newest] == list(range(16, 26))
+    older = (await ok(bob_c, "chat:history", {"roomId": room["id"], "before": 16, "limit": 10}))["messages"]
+    assert [m["seq"] for m in older] == list(range(6, 16))
+    assert [m["seq"] for m in (await ok(bob_c, "chat:history", {"roomId": room["id"], "before": 6}))["messages"]] == [1, 2, 3, 4, 5]
+    assert await error_code(bob_c, "chat:history", {"roomId": room["id"], "limit": 101}) == "invalid_request"
+
+    await bob_c.disconnect()
+    for i in range(5):
+        await ok(alice_c, "chat:send", {"roomId": room["id"], "text": f"while away {i}", "clientMsgId": f"w{i}"})
+    bob_c = await connect(server.url, bob["accessToken"])
+    synced = (await ok(bob_c, "chat:sync", {"rooms": [{"roomId": room["id"], "afterSeq": 25}]}))["rooms"]
+    assert [(m["seq"], m["text"]) for m in synced[0]["messages"]] == [(26 + i, f"while away {i}") for i in range(5)]
+    assert synced[0]["hasMore"] is False
+    await asyncio.gather(alice_c.disconnect(), bob_c.disconnect())
+
+
+async def test_read_markers_only_move_forward_and_drive_unread_counts(server):
+    (alice, alice_c), (bob, bob_c) = await person(server.url), await person(server.url)
+    room = (await ok(alice_c, "chat:open", {"userId": bob["user"]["id"]}))["room"]
+    for i in range(6):
+        await ok(alice_c, "chat:send", {"roomId": room["id"], "text": f"r{i}", "clientMsgId": f"r{i}"})
+    receipts = Pushes(alice_c, "chat:read")
+    listed = (await ok(bob_c, "chat:rooms"))["rooms"]
+    assert [(r["id"], r["unreadCount"], r["lastMessage"]["text"]) for r in listed] == [(room["id"], 6, "r5")]
+    assert (await ok(bob_c, "chat:read", {"roomId": room["id"], "seq": 4}))["seq"] == 4
+    assert await receipts.next("chat:read") == {"roomId": room["id"], "userId": bob["user"]["id"], "seq": 4}
+    assert (await ok(bob_c, "chat:read", {"roomId": room["id"], "seq": 2}))["seq"] == 4
+    assert (await ok(bob_c, "chat:rooms"))["rooms"][0]["unreadCount"] == 2
+    assert (await ok(bob_c, "chat:read", {"roomId": room["id"], "seq": 999}))["seq"] == 6
+    assert (await ok(alice_c, "chat:rooms"))["rooms"][0]["unreadCount"] == 0
+    await asyncio.gather(alice_c.disconnect(), bob_c.disconnect())
+
+
+async def test_typing_reaches_the_others_and_is_rate_limited(server):
+    (alice, alice_c), (bob, bob_c) = await person(server.url), await person(server.url)
+    room = (await ok(alice_c, "chat:open", {"userId": bob["user"]["id"]}))["room"]
+    typing = Pushes(bob_c, "chat:typing")
+    mine = Pushes(alice_c, "chat:typing")
+    await ok(alice_c, "chat:typing", {"roomId": room["id"]})
+    assert await typing.next("chat:typing") == {"roomId": room["id"], "userId": alice["user"]["id"]}
+    answer = await call(alice_c, "chat:typing", {"roomId": room["id"]})
+    assert answer["error"]["code"] == "rate_limited" and answer["error"]["details"]["retryAfter"] >= 1
+    await asyncio.sleep(0.2)
+    assert mine.queues["chat:typing"].empty()
+    await asyncio.gather(alice_c.disconnect(), bob_c.disconnect())
+
+
+async def test_a_flooding_sender_is_rate_limited(server):
+    (alice, alice_c), (bob, bob_c) = await person(server.url), await person(server.url)
+    room = (await ok(alice_c, "chat:open", {"userId": bob["user"]["id"]}))["room"]
+    answers = [await call(alice_c, "chat:send", {"roomId": room["id"], "text": "spam", "clientMsgId": f"s{i}"}) for i in range(31)]
+    assert all(answer["ok"] for answer in answers[:30])
+    assert answers[30]["error"]["code"] == "rate_limited"
+    assert (await ok(bob_c, "chat:send", {"roomId": room["id"], "text": "still fine", "clientMsgId": "b"}))["message"]["seq"] == 31
+    await asyncio.gather(alice_c.disconnect(), bob_c.disconnect())
+
+
+async def test_edits_and_deletes_are_the_authors_and_reach_the_room(server):
+    (alice, alice_c), (bob, bob_c) = await person(server.url), await person(server.url)
+    room = (await ok(alice_c, "chat:open", {"userId": bob["user"]["id"]}))["room"]
+    updates = Pushes(bob_c, "chat:message:updated")
+    sent = (await ok(alice_c, "chat:send", {"roomId": room["id"], "text": "tpyo", "clientMsgId": "e1"}))["message"]
+    assert await error_code(bob_c, "chat:edit", {"messageId": sent["id"], "text": "mine now"}) == "forbidden"
+    edited = (await ok(alice_c, "chat:edit", {"messageId": sent["id"], "text": "typo"}))["message"]
+    assert (edited["text"], edited["seq"]) == ("typo", 1) and edited["editedAt"]
+    assert (await updates.next("chat:message:updated"))["message"]["text"] == "typo"
+    deleted = (await ok(alice_c, "chat:delete", {"messageId": sent["id"]}))["message"]
+    assert (deleted["deleted"], deleted["text"]) == (True, "")
+    assert await error_code(alice_c, "chat:edit", {"messageId": sent["id"], "text": "back"}) == "invalid_state"
+    await asyncio.gather(alice_c.disconnect(), bob_c.disconnect())
+
+
+async def test_messages_survive_a_server_restart_and_sync_picks_up_after_it():
+    process = ServerProcess().start()
+    try:
+        (alice, alice_c), (bob, bob_c) = await person(process.url), await person(process.url)
+        room = (await ok(alice_c, "chat:open", {"userId": bob["user"]["id"]}))["room"]
+        for i in range(3):
+            await ok(alice_c, "chat:send", {"roomId": room["id"], "text": f"before {i}", "clientMsgId": f"b{i}"})
+        await asyncio.gather(alice_c.disconnect(), bob_c.disconnect())
+        process.stop()
+        process.start()
+        bob_c = await connect(process.url, bob["accessToken"])
+        synced = (await ok(bob_c, "chat:sync", {"rooms": [{"roomId": room["id"], "afterSeq": 1}]}))["rooms"][0]
+        assert [m["text"] for m in synced["messages"]] == ["before 1", "before 2"]
+        assert (await ok(bob_c, "chat:send", {"roomId": room["id"], "text": "after", "clientMsgId": "a"}))["message"]["seq"] == 4
+        await bob_c.disconnect()
+    finally:
+        process.remove()
