@@ -11,6 +11,7 @@ import itertools
 import json
 import statistics
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import aiohttp
@@ -21,6 +22,7 @@ class Socket:
     ws: aiohttp.ClientWebSocketResponse
     acks: dict[int, asyncio.Future] = field(default_factory=dict)
     ids: itertools.count = field(default_factory=itertools.count)
+    on_push: Callable[[str, object], None] | None = None
 
     async def call(self, event: str, payload: dict) -> list:
         ack_id = next(self.ids)
@@ -39,13 +41,16 @@ class Socket:
                 future = self.acks.pop(int(text[2:bracket]), None)
                 if future is not None:
                     future.set_result(json.loads(text[bracket:]))
+            elif text.startswith("42") and self.on_push is not None:
+                event, data = json.loads(text[2:])
+                self.on_push(event, data)
 
 
-async def open_socket(http: aiohttp.ClientSession, base_url: str, token: str | None) -> Socket:
+async def open_socket(http: aiohttp.ClientSession, base_url: str, token: str | None, auth: dict | None = None) -> Socket:
     ws = await http.ws_connect(base_url.replace("http", "ws", 1) + "/socket.io/?EIO=4&transport=websocket", max_msg_size=0)
     opening = await ws.receive_str()
     assert opening.startswith("0"), opening
-    await ws.send_str("40" + json.dumps({"token": token} if token else {}))
+    await ws.send_str("40" + json.dumps(auth if auth is not None else ({"token": token} if token else {})))
     while (reply := await ws.receive_str()) == "2":
         await ws.send_str("3")
     if not reply.startswith("40"):
