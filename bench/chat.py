@@ -46,7 +46,7 @@ async def register(http: aiohttp.ClientSession, base: str, count: int) -> list[d
     return await asyncio.gather(*(one(index) for index in range(count)))
 
 
-async def measure(args, connect_urls: list[str], delivery: Delivery, sockets: list[Socket], rooms: list[str], senders: list[Socket]) -> dict:
+async def measure(args, delivery: Delivery, sockets: list[Socket], rooms: list[str], senders: list[Socket]) -> dict:
     deadline = time.perf_counter() + args.seconds
     sent = 0
 
@@ -79,7 +79,7 @@ async def bare(args) -> dict:
                 socket.on_push = delivery.heard
                 readers.append(asyncio.create_task(socket.read_forever()))
             first_of_room = [sockets[index] for index in range(0, args.clients, args.room_size)][: args.senders]
-            row = await measure(args, [server.url], delivery, sockets, [f"room-{i}" for i in range(len(first_of_room))], first_of_room)
+            row = await measure(args, delivery, sockets, [f"room-{i}" for i in range(len(first_of_room))], first_of_room)
             for reader in readers:
                 reader.cancel()
         return {"server": "bare python-socketio (1 process)"} | row
@@ -111,7 +111,7 @@ async def ours(args, processes: int, redis_url: str | None) -> dict:
                 senders.append(creator)
             for socket in sockets:
                 socket.on_push = delivery.heard
-            row = await measure(args, [s.url for s in servers], delivery, sockets, rooms[: args.senders], senders[: args.senders])
+            row = await measure(args, delivery, sockets, rooms[: args.senders], senders[: args.senders])
             for reader in readers:
                 reader.cancel()
         return {"server": f"this server ({processes} process{'es' if processes > 1 else ''}{', Redis' if redis_url else ''})"} | row
