@@ -9,9 +9,8 @@ from models import blocks, chat_messages, chat_rooms
 from server.chat_pushes import (
     CHAT_MESSAGE, CHAT_MESSAGE_UPDATED, CHAT_READ, CHAT_ROOM, CHAT_TYPING, Message, MessageResult, Room, RoomResult, member_rooms,
 )
-from server.events import NoPayload, Payload, event
+from server.events import Id, NoPayload, Payload, event
 
-Id = Annotated[str, Field(min_length=1, max_length=64)]
 Seq = Annotated[StrictInt, Field(ge=0)]
 
 
@@ -199,8 +198,8 @@ async def read(ctx, payload: Read) -> dict:
 @event("chat:typing", payload=RoomRef, result=NoPayload)
 async def typing(ctx, payload: RoomRef) -> dict:
     """Tell the room's other members you are typing; at most once per `CHAT_TYPING_INTERVAL_SECONDS` per room."""
-    room = await chat_rooms.member_room(ctx.services.db, payload.roomId, ctx.user_id)
     await ctx.services.chat.allow_typing(ctx.user_id, payload.roomId)
+    room = await chat_rooms.member_room(ctx.services.db, payload.roomId, ctx.user_id)
     others = [target for target in member_rooms(room) if target != f"user:{ctx.user_id}"]
     if others:
         await ctx.services.sio.emit(CHAT_TYPING, {"roomId": str(room["_id"]), "userId": ctx.user_id}, room=others)

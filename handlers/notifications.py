@@ -1,12 +1,10 @@
 """The caller's stored notifications: what was pushed while they were away."""
 
-from typing import Annotated
-
 from pydantic import BaseModel, Field, StrictBool
 
 from handlers.wallet import PageQuery, Pagination
 from models import notifications
-from server.events import Payload, event
+from server.events import Id, Payload, event
 
 
 class NotificationQuery(PageQuery):
@@ -28,7 +26,7 @@ class NotificationPage(BaseModel):
 
 
 class MarkRead(Payload):
-    ids: list[Annotated[str, Field(min_length=1, max_length=64)]] = Field(min_length=1, max_length=100)
+    ids: list[Id] = Field(min_length=1, max_length=100)
 
 
 class Marked(BaseModel):

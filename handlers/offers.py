@@ -4,10 +4,10 @@ from typing import Annotated
 
 from pydantic import BaseModel, Field, StrictInt
 
-from handlers.tasks import CONTRACTORS, CUSTOMERS, Id, Reason
+from handlers.tasks import CONTRACTORS, CUSTOMERS, Reason
 from models import fees, offers, tasks
 from server import pushes, task_pushes
-from server.events import Payload, event
+from server.events import Id, Payload, event
 
 
 class Send(Payload):

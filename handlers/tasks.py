@@ -6,13 +6,12 @@ from pydantic import AwareDatetime, BaseModel, Field, StrictBool, StrictInt
 
 from handlers.wallet import PageQuery, Pagination
 from models import applications, cancellations, completions, tasks
-from server import pushes, task_pushes
 from models.errors import AppError
-from server.events import Payload, event
+from server import pushes, task_pushes
+from server.events import Id, Payload, event
 
 CUSTOMERS, CONTRACTORS = frozenset({"customer"}), frozenset({"contractor"})
 Tag = Annotated[str, Field(min_length=1, max_length=40)]
-Id = Annotated[str, Field(min_length=1, max_length=64)]
 Reason = Annotated[str, Field(min_length=1, max_length=1000)]
 
 

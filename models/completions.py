@@ -13,7 +13,6 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 
 from models import clock, files, ledger, offers, requests, tasks, wallets
 from models.db import Database
-from models.pages import page_of
 
 COLLECTION = "completion_requests"
 STATUSES = ("pending", "approved", "rejected", "cancelled")
@@ -65,10 +64,7 @@ async def request(db: Database, task_id: str, owner_id: str) -> tuple[dict[str, 
 
 
 async def listing(db: Database, *, status: str | None, page: int, limit: int) -> dict[str, Any]:
-    found, pagination = await page_of(
-        db[COLLECTION], {"status": status} if status else {}, sort=[("createdAt", -1), ("_id", -1)], page=page, limit=limit,
-    )
-    return {"requests": [public(request) for request in found], "pagination": pagination}
+    return await requests.listing(db, COLLECTION, public, status=status, page=page, limit=limit)
 
 
 async def approve(db: Database, request_id: str, admin_id: str) -> tuple[dict[str, Any], dict[str, Any]]:

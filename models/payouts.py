@@ -67,11 +67,7 @@ async def postpone(db: Database, payout: dict[str, Any], error: str, delay_secon
 async def mark_paid(db: Database, payout: dict[str, Any], transfer_id: str) -> dict[str, Any] | None:
     """The withdrawal request after it became `paid`, or None if the payout was already settled."""
     async def work(session: AsyncClientSession) -> dict[str, Any] | None:
-        settled = await db[COLLECTION].update_one(
-            {"_id": payout["_id"], "status": "pending"},
-            {"$set": {"status": "paid", "transferId": transfer_id, "paidAt": clock.now()}}, session=session,
-        )
-        if settled.modified_count == 0:
+        if not await _settle(db, session, payout, {"status": "paid", "transferId": transfer_id, "paidAt": clock.now()}):
             return None
         return await db[REQUESTS].find_one_and_update(
             {"_id": payout["requestId"]}, {"$set": {"status": "paid", "transferId": transfer_id}},
@@ -84,11 +80,7 @@ async def mark_paid(db: Database, payout: dict[str, Any], transfer_id: str) -> d
 async def reverse(db: Database, payout: dict[str, Any], error: str) -> dict[str, Any] | None:
     """No transfer will happen: the money goes back to the wallet (`withdrawal_reversal`); None if already settled."""
     async def work(session: AsyncClientSession) -> dict[str, Any] | None:
-        settled = await db[COLLECTION].update_one(
-            {"_id": payout["_id"], "status": "pending"},
-            {"$set": {"status": "failed", "lastError": error, "failedAt": clock.now()}}, session=session,
-        )
-        if settled.modified_count == 0:
+        if not await _settle(db, session, payout, {"status": "failed", "lastError": error, "failedAt": clock.now()}):
             return None
         await ledger.post(
             db, session, key=f"withdrawal-reversal:{payout['requestId']}", type="withdrawal_reversal",
@@ -102,3 +94,9 @@ async def reverse(db: Database, payout: dict[str, Any], error: str) -> dict[str,
         )
 
     return await db.transaction(work)
+
+
+async def _settle(db: Database, session: AsyncClientSession, payout: dict[str, Any], changes: dict[str, Any]) -> bool:
+    """A payout leaves `pending` once; False when someone settled it first."""
+    settled = await db[COLLECTION].update_one({"_id": payout["_id"], "status": "pending"}, {"$set": changes}, session=session)
+    return settled.modified_count == 1

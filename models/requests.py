@@ -1,5 +1,6 @@
 """Approval queues' common step: a request leaves `pending` once, and whoever comes second is told why not."""
 
+from collections.abc import Callable
 from typing import Any
 
 from bson import ObjectId
@@ -10,6 +11,16 @@ from models import clock
 from models.db import Database
 from models.errors import AppError
 from models.ids import object_id
+from models.pages import page_of
+
+
+async def listing(db: Database, collection: str, public: Callable[[dict[str, Any]], dict[str, Any]], *,
+                  status: str | None, page: int, limit: int) -> dict[str, Any]:
+    """A queue's requests, newest first, optionally of one status (`pending` is what awaits an admin)."""
+    found, pagination = await page_of(
+        db[collection], {"status": status} if status else {}, sort=[("createdAt", -1), ("_id", -1)], page=page, limit=limit,
+    )
+    return {"requests": [public(request) for request in found], "pagination": pagination}
 
 
 async def resolve(db: Database, session: AsyncClientSession, collection: str, request_id: str | ObjectId, admin_id: str,

@@ -15,7 +15,6 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from models import clock, ledger, payout_accounts, payouts, requests, wallets
 from models.db import Database
 from models.errors import AppError
-from models.pages import page_of
 
 COLLECTION = payouts.REQUESTS
 MIN_CENTS = 1_000
@@ -55,10 +54,7 @@ async def request(db: Database, user_id: str, amount: int) -> dict[str, Any]:
 
 
 async def listing(db: Database, *, status: str | None, page: int, limit: int) -> dict[str, Any]:
-    found, pagination = await page_of(
-        db[COLLECTION], {"status": status} if status else {}, sort=[("createdAt", -1), ("_id", -1)], page=page, limit=limit,
-    )
-    return {"requests": [public(request) for request in found], "pagination": pagination}
+    return await requests.listing(db, COLLECTION, public, status=status, page=page, limit=limit)
 
 
 async def approve(db: Database, request_id: str, admin_id: str, *, lease_seconds: float) -> tuple[dict[str, Any], dict[str, Any]]:

@@ -7,11 +7,13 @@ are declared with `push(...)` next to the code that emits them.
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 ALL_ROLES = frozenset({"customer", "contractor", "admin"})
+Id = Annotated[str, Field(min_length=1, max_length=64)]
+"""An object id in a payload; a malformed one is answered as `not_found` by the model."""
 
 
 class Payload(BaseModel):
