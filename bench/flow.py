@@ -14,11 +14,10 @@ import json
 import time
 from collections import defaultdict
 
-from tests.conftest import ADMIN, call, stripe_env
+from tests.conftest import call, money_server
 from tests.fake_stripe import FakeStripe
 from tests.marketplace import funded_customer
 from tests.money import admin_socket, user_socket
-from tests.servers import ServerProcess
 
 STEPS = ("task:create", "task:apply", "offer:send", "offer:accept", "task:submit", "task:complete", "admin:completion:approve")
 
@@ -42,8 +41,7 @@ async def flow(customer, contractor, admin, timings: dict[str, list[float]]) -> 
 
 async def main(args) -> None:
     fake = FakeStripe().start()
-    server = ServerProcess(env=stripe_env(fake) | {"LOG_LEVEL": args.log_level, "ACCESS_TOKEN_TTL_SECONDS": "3600"})
-    server.run_cli("create-admin", ADMIN["email"], ADMIN["password"]).check_returncode()
+    server = money_server(fake, LOG_LEVEL=args.log_level, ACCESS_TOKEN_TTL_SECONDS="3600")
     server.start()
     try:
         admin = await admin_socket(server.url)

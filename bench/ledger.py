@@ -24,11 +24,10 @@ from pymongo import AsyncMongoClient
 from models.db import Database
 from models.indexes import ensure_all
 from server.embedded_mongo import embedded_mongo
-from tests.conftest import ADMIN, call, stripe_env
+from tests.conftest import call, money_server
 from tests.fake_stripe import FakeStripe
 from tests.marketplace import funded_customer, task_with_application
 from tests.money import admin_socket, funded_contractor
-from tests.servers import ServerProcess
 
 AMOUNT = 1_000
 FUNDS = 100_000_000
@@ -73,8 +72,7 @@ async def offer_pairs(base: str, admin, count: int) -> list:
 
 async def through_sockets(args) -> dict:
     fake = FakeStripe().start()
-    server = ServerProcess(env=stripe_env(fake) | {"LOG_LEVEL": args.log_level, "ACCESS_TOKEN_TTL_SECONDS": "3600"})
-    server.run_cli("create-admin", ADMIN["email"], ADMIN["password"]).check_returncode()
+    server = money_server(fake, LOG_LEVEL=args.log_level, ACCESS_TOKEN_TTL_SECONDS="3600")
     server.start()
     try:
         admin = await admin_socket(server.url)

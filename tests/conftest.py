@@ -29,6 +29,13 @@ def stripe_env(fake: FakeStripe) -> dict[str, str]:
     }
 
 
+def money_server(fake: FakeStripe, **env: str) -> ServerProcess:
+    """A server (not yet started) talking to the fake Stripe, with `ADMIN` created in its data."""
+    process = ServerProcess(env=stripe_env(fake) | env)
+    process.run_cli("create-admin", ADMIN["email"], ADMIN["password"]).check_returncode()
+    return process
+
+
 @pytest.fixture(scope="session")
 def fake_stripe():
     return FakeStripe().start()
@@ -40,8 +47,7 @@ def server(fake_stripe):
 
     At the end its books must audit clean, whatever the tests did to them.
     """
-    process = ServerProcess(env=stripe_env(fake_stripe))
-    process.run_cli("create-admin", ADMIN["email"], ADMIN["password"]).check_returncode()
+    process = money_server(fake_stripe)
     yield process.start()
     try:
         process.audit_clean()

@@ -1,6 +1,8 @@
 """Steps the money tests share: a funded customer, a verified contractor, an admin socket, pushes."""
 
 import asyncio
+import inspect
+import time
 
 import socketio
 
@@ -75,3 +77,32 @@ async def funded_contractor(base: str, admin: socketio.AsyncClient, cents: int) 
     account_id = await verify_payouts(base, client)
     await ok(admin, "admin:wallet:adjust", {"userId": session["user"]["id"], "amount": cents, "reason": "test funds"})
     return session, client, account_id
+
+
+async def eventually(probe, accept, timeout: float = 20):
+    """Poll `probe` (plain or async) until `accept` likes its value; that value."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = probe()
+        if inspect.isawaitable(value):
+            value = await value
+        if accept(value):
+            return value
+        assert time.monotonic() < deadline, f"still {value!r}"
+        await asyncio.sleep(0.1)
+
+
+async def transfer_retried_until_paid(base: str, fake_stripe, cents: int, failures: list[int], *, timeout: float) -> None:
+    """An approval whose transfer fails with `failures` first: retried with one key, one transfer, paid in the end."""
+    admin = await admin_socket(base)
+    _, client, account_id = await funded_contractor(base, admin, cents)
+    pushes = Pushes(client, "withdrawal:updated")
+    asked = await ok(client, "wallet:withdraw", {"amount": cents})
+    fake_stripe.fail_next("/v1/transfers", *failures)
+    answer = (await ok(admin, "admin:withdrawal:approve", {"requestId": asked["requestId"]}))["request"]
+    assert answer["status"] == "approved"
+    paid = await pushes.until("withdrawal:updated", lambda data: data["request"]["status"] == "paid", timeout=timeout)
+    attempts = fake_stripe.calls_to("/v1/transfers", destination=account_id)
+    assert len(attempts) == len(failures) + 1 and len({call.idempotency_key for call in attempts}) == 1
+    assert [t["id"] for t in fake_stripe.transfers.values() if t["destination"] == account_id] == [paid["request"]["transferId"]]
+    await asyncio.gather(admin.disconnect(), client.disconnect())

@@ -2,18 +2,13 @@
 
 import asyncio
 
-from tests.conftest import call, connect, register
-from tests.money import Pushes, error_code, ok
+from tests.conftest import call, connect
+from tests.money import Pushes, error_code, ok, user_socket
 from tests.servers import ServerProcess
 
 
-async def person(base: str):
-    session = await register(base)
-    return session, await connect(base, session["accessToken"])
-
-
 async def test_a_pair_gets_one_room_and_each_socket_gets_each_message_once(server):
-    (alice, alice_phone), (bob, bob_phone) = await person(server.url), await person(server.url)
+    (alice, alice_phone), (bob, bob_phone) = await user_socket(server.url, "customer"), await user_socket(server.url, "customer")
     bob_tablet = await connect(server.url, bob["accessToken"])
     opened = await asyncio.gather(ok(alice_phone, "chat:open", {"userId": bob["user"]["id"]}), ok(bob_phone, "chat:open", {"userId": alice["user"]["id"]}))
     assert opened[0]["room"]["id"] == opened[1]["room"]["id"]
@@ -34,7 +29,7 @@ async def test_a_pair_gets_one_room_and_each_socket_gets_each_message_once(serve
 
 
 async def test_only_members_read_or_write_and_only_the_creator_manages_a_group(server):
-    (owner, owner_c), (member, member_c), (outsider, outsider_c) = [await person(server.url) for _ in range(3)]
+    (owner, owner_c), (member, member_c), (outsider, outsider_c) = [await user_socket(server.url, "customer") for _ in range(3)]
     room = (await ok(owner_c, "chat:create", {"name": "Crew", "memberIds": [member["user"]["id"]]}))["room"]
     assert set(room["memberIds"]) == {owner["user"]["id"], member["user"]["id"]}
     for event, payload in [("chat:send", {"roomId": room["id"], "text": "hi", "clientMsgId": "o1"}), ("chat:history", {"roomId": room["id"]}),
@@ -56,7 +51,7 @@ async def test_only_members_read_or_write_and_only_the_creator_manages_a_group(s
 
 
 async def test_a_block_stops_a_direct_room_both_ways_until_lifted(server):
-    (alice, alice_c), (bob, bob_c) = await person(server.url), await person(server.url)
+    (alice, alice_c), (bob, bob_c) = await user_socket(server.url, "customer"), await user_socket(server.url, "customer")
     room = (await ok(alice_c, "chat:open", {"userId": bob["user"]["id"]}))["room"]
     await ok(alice_c, "chat:block", {"userId": bob["user"]["id"]})
     assert await error_code(bob_c, "chat:open", {"userId": alice["user"]["id"]}) == "blocked"
@@ -68,7 +63,7 @@ async def test_a_block_stops_a_direct_room_both_ways_until_lifted(server):
 
 
 async def test_concurrent_senders_get_distinct_increasing_seqs_and_pushes_arrive_in_order(server):
-    people = [await person(server.url) for _ in range(3)]
+    people = [await user_socket(server.url, "customer") for _ in range(3)]
     (owner, owner_c), others = people[0], people[1:]
     room = (await ok(owner_c, "chat:create", {"name": "Busy", "memberIds": [session["user"]["id"] for session, _ in others]}))["room"]
     listeners = [Pushes(client, "chat:message") for _, client in people]
@@ -85,7 +80,7 @@ async def test_concurrent_senders_get_distinct_increasing_seqs_and_pushes_arrive
 
 
 async def test_history_pages_backwards_and_sync_returns_what_a_disconnected_client_missed(server):
-    (alice, alice_c), (bob, bob_c) = await person(server.url), await person(server.url)
+    (alice, alice_c), (bob, bob_c) = await user_socket(server.url, "customer"), await user_socket(server.url, "customer")
     room = (await ok(alice_c, "chat:open", {"userId": bob["user"]["id"]}))["room"]
     for i in range(25):
         await ok(alice_c, "chat:send", {"roomId": room["id"], "text": f"m{i + 1}", "clientMsgId": f"h{i}"})
@@ -107,7 +102,7 @@ async def test_history_pages_backwards_and_sync_returns_what_a_disconnected_clie
 
 
 async def test_read_markers_only_move_forward_and_drive_unread_counts(server):
-    (alice, alice_c), (bob, bob_c) = await person(server.url), await person(server.url)
+    (alice, alice_c), (bob, bob_c) = await user_socket(server.url, "customer"), await user_socket(server.url, "customer")
     room = (await ok(alice_c, "chat:open", {"userId": bob["user"]["id"]}))["room"]
     for i in range(6):
         await ok(alice_c, "chat:send", {"roomId": room["id"], "text": f"r{i}", "clientMsgId": f"r{i}"})
@@ -124,7 +119,7 @@ async def test_read_markers_only_move_forward_and_drive_unread_counts(server):
 
 
 async def test_typing_reaches_the_others_and_is_rate_limited(server):
-    (alice, alice_c), (bob, bob_c) = await person(server.url), await person(server.url)
+    (alice, alice_c), (bob, bob_c) = await user_socket(server.url, "customer"), await user_socket(server.url, "customer")
     room = (await ok(alice_c, "chat:open", {"userId": bob["user"]["id"]}))["room"]
     typing = Pushes(bob_c, "chat:typing")
     mine = Pushes(alice_c, "chat:typing")
@@ -138,7 +133,7 @@ async def test_typing_reaches_the_others_and_is_rate_limited(server):
 
 
 async def test_a_flooding_sender_is_rate_limited(server):
-    (alice, alice_c), (bob, bob_c) = await person(server.url), await person(server.url)
+    (alice, alice_c), (bob, bob_c) = await user_socket(server.url, "customer"), await user_socket(server.url, "customer")
     room = (await ok(alice_c, "chat:open", {"userId": bob["user"]["id"]}))["room"]
     answers = [await call(alice_c, "chat:send", {"roomId": room["id"], "text": "spam", "clientMsgId": f"s{i}"}) for i in range(31)]
     assert all(answer["ok"] for answer in answers[:30])
@@ -148,7 +143,7 @@ async def test_a_flooding_sender_is_rate_limited(server):
 
 
 async def test_edits_and_deletes_are_the_authors_and_reach_the_room(server):
-    (alice, alice_c), (bob, bob_c) = await person(server.url), await person(server.url)
+    (alice, alice_c), (bob, bob_c) = await user_socket(server.url, "customer"), await user_socket(server.url, "customer")
     room = (await ok(alice_c, "chat:open", {"userId": bob["user"]["id"]}))["room"]
     updates = Pushes(bob_c, "chat:message:updated")
     sent = (await ok(alice_c, "chat:send", {"roomId": room["id"], "text": "tpyo", "clientMsgId": "e1"}))["message"]
@@ -165,7 +160,7 @@ async def test_edits_and_deletes_are_the_authors_and_reach_the_room(server):
 async def test_messages_survive_a_server_restart_and_sync_picks_up_after_it():
     process = ServerProcess().start()
     try:
-        (alice, alice_c), (bob, bob_c) = await person(process.url), await person(process.url)
+        (alice, alice_c), (bob, bob_c) = await user_socket(process.url, "customer"), await user_socket(process.url, "customer")
         room = (await ok(alice_c, "chat:open", {"userId": bob["user"]["id"]}))["room"]
         for i in range(3):
             await ok(alice_c, "chat:send", {"roomId": room["id"], "text": f"before {i}", "clientMsgId": f"b{i}"})

@@ -4,16 +4,14 @@ import asyncio
 
 import pytest
 
-from tests.conftest import ADMIN, call, connect, stripe_env
+from tests.conftest import call, connect, money_server
 from tests.marketplace import funded_customer, send_offer, task_with_application
-from tests.money import Pushes, error_code, ok
-from tests.servers import ServerProcess
+from tests.money import Pushes, error_code, eventually, ok
 
 
 @pytest.fixture(scope="module")
 def short_offers(fake_stripe):
-    process = ServerProcess(env=stripe_env(fake_stripe) | {"OFFER_TTL_SECONDS": "1.5", "EXPIRY_SWEEP_SECONDS": "3600"})
-    process.run_cli("create-admin", ADMIN["email"], ADMIN["password"]).check_returncode()
+    process = money_server(fake_stripe, OFFER_TTL_SECONDS="1.5", EXPIRY_SWEEP_SECONDS="3600")
     yield process.start()
     try:
         process.audit_clean()
@@ -44,9 +42,7 @@ async def test_the_sweep_expires_offers_whose_job_a_restart_lost(short_offers):
     await asyncio.sleep(2)
     short_offers.start()
     customer = await connect(short_offers.url, session["accessToken"])
-    async with asyncio.timeout(10):
-        while (await ok(customer, "wallet:get"))["held"] != 0:
-            await asyncio.sleep(0.1)
+    await eventually(lambda: ok(customer, "wallet:get"), lambda wallet: wallet["held"] == 0, timeout=10)
     inbox = await ok(customer, "notifications:list", {"limit": 100})
     assert [item["data"]["offer"]["status"] for item in inbox["notifications"] if item["event"] == "offer:updated"] == ["expired"]
     await customer.disconnect()

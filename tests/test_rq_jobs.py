@@ -8,15 +8,14 @@ import asyncio
 import signal
 import subprocess
 import sys
-import time
 import uuid
 
 import pytest
 from pymongo import MongoClient
 
-from tests.conftest import ADMIN, connect, stripe_env
+from tests.conftest import connect, money_server
 from tests.marketplace import funded_customer, send_offer, task_with_application
-from tests.money import Pushes, admin_socket, funded_contractor, ok
+from tests.money import Pushes, admin_socket, eventually, funded_contractor, ok, transfer_retried_until_paid
 from tests.servers import ROOT, ServerProcess
 
 
@@ -32,12 +31,9 @@ def mongodb_uri():
 @pytest.fixture(scope="module")
 def deployment(mongodb_uri, redis_url, fake_stripe):
     """A web process, an RQ worker and the RQ cron process, as the Procfile runs them."""
-    server = ServerProcess(env=stripe_env(fake_stripe) | {
-        "MONGODB_URI": mongodb_uri, "REDIS_URL": redis_url, "RQ_QUEUE": f"test-{uuid.uuid4().hex[:8]}", "PAYOUT_RESUME_SECONDS": "1",
-        "OFFER_TTL_SECONDS": "2",
-    })
+    server = money_server(fake_stripe, MONGODB_URI=mongodb_uri, REDIS_URL=redis_url, RQ_QUEUE=f"test-{uuid.uuid4().hex[:8]}",
+                          PAYOUT_RESUME_SECONDS="1", OFFER_TTL_SECONDS="2")
     server.start()
-    server.run_cli("create-admin", ADMIN["email"], ADMIN["password"]).check_returncode()
     helpers = [server.spawn("worker", log_name="worker.log"), server.spawn("cron", log_name="cron.log")]
     yield server
     for helper in helpers:
@@ -50,18 +46,7 @@ def deployment(mongodb_uri, redis_url, fake_stripe):
 
 
 async def test_an_rq_worker_retries_a_failing_transfer_with_the_same_key(deployment, fake_stripe):
-    admin = await admin_socket(deployment.url)
-    _, client, account_id = await funded_contractor(deployment.url, admin, 2_000)
-    pushes = Pushes(client, "withdrawal:updated")
-    asked = await ok(client, "wallet:withdraw", {"amount": 2_000})
-    fake_stripe.fail_next("/v1/transfers", 500, 500)
-    answer = (await ok(admin, "admin:withdrawal:approve", {"requestId": asked["requestId"]}))["request"]
-    assert answer["status"] == "approved"
-    paid = await pushes.until("withdrawal:updated", lambda data: data["request"]["status"] == "paid", timeout=30)
-    attempts = fake_stripe.calls_to("/v1/transfers", destination=account_id)
-    assert len(attempts) == 3 and len({call.idempotency_key for call in attempts}) == 1
-    assert [t["id"] for t in fake_stripe.transfers.values() if t["destination"] == account_id] == [paid["request"]["transferId"]]
-    await asyncio.gather(admin.disconnect(), client.disconnect())
+    await transfer_retried_until_paid(deployment.url, fake_stripe, 2_000, [500, 500], timeout=30)
 
 
 async def test_a_crash_between_approval_and_stripes_answer_is_healed_by_the_resume_job(deployment, fake_stripe):
@@ -70,7 +55,7 @@ async def test_a_crash_between_approval_and_stripes_answer_is_healed_by_the_resu
     asked = await ok(client, "wallet:withdraw", {"amount": 4_000})
     answer_held = fake_stripe.hold_next("/v1/transfers")
     approval = asyncio.ensure_future(admin.call("admin:withdrawal:approve", {"requestId": asked["requestId"]}, timeout=30))
-    await until(lambda: fake_stripe.calls_to("/v1/transfers", destination=account_id))
+    await eventually(lambda: fake_stripe.calls_to("/v1/transfers", destination=account_id), bool, timeout=15)
     deployment.stop(signal.SIGKILL)
     answer_held.set()
     approval.cancel()
@@ -78,7 +63,7 @@ async def test_a_crash_between_approval_and_stripes_answer_is_healed_by_the_resu
 
     deployment.start()
     admin = await admin_socket(deployment.url)
-    await until_async(lambda: request_status(admin, asked["requestId"]), "paid")
+    await eventually(lambda: request_status(admin, asked["requestId"]), lambda status: status == "paid")
     attempts = fake_stripe.calls_to("/v1/transfers", destination=account_id)
     assert len(attempts) == 2 and len({call.idempotency_key for call in attempts}) == 1
     assert len([t for t in fake_stripe.transfers.values() if t["destination"] == account_id]) == 1
@@ -105,19 +90,6 @@ async def request_status(admin, request_id: str) -> str:
     listed = await ok(admin, "admin:withdrawals", {"limit": 100})
     return next(request["status"] for request in listed["requests"] if request["id"] == request_id)
 
-
-async def until(condition, timeout: float = 15) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met in time"
-        await asyncio.sleep(0.05)
-
-
-async def until_async(probe, expected, timeout: float = 20) -> None:
-    deadline = time.monotonic() + timeout
-    while (current := await probe()) != expected:
-        assert time.monotonic() < deadline, f"still {current!r}"
-        await asyncio.sleep(0.2)
 
 
 def test_the_audit_command_catches_a_tampered_balance(mongodb_uri):

@@ -8,7 +8,9 @@ import aiohttp
 import pytest
 
 from tests.conftest import call, send_webhook, sign, stripe_event
-from tests.money import Pushes, admin_socket, deposit, error_code, funded_contractor, ok, paid_checkout, user_socket, verify_payouts
+from tests.money import (
+    Pushes, admin_socket, error_code, funded_contractor, ok, paid_checkout, transfer_retried_until_paid, user_socket,
+)
 
 
 async def test_a_customer_deposits_through_checkout_and_sees_the_credit_live(server, fake_stripe):
@@ -257,18 +259,7 @@ async def test_a_refused_transfer_reverses_the_withdrawal(server, fake_stripe):
 
 
 async def test_a_failing_transfer_is_retried_with_the_same_key_until_it_succeeds(server, fake_stripe):
-    admin = await admin_socket(server.url)
-    _, client, account_id = await funded_contractor(server.url, admin, 1_500)
-    pushes = Pushes(client, "withdrawal:updated")
-    asked = await ok(client, "wallet:withdraw", {"amount": 1_500})
-    fake_stripe.fail_next("/v1/transfers", 500, 503)
-    answer = (await ok(admin, "admin:withdrawal:approve", {"requestId": asked["requestId"]}))["request"]
-    assert answer["status"] == "approved"
-    paid = await pushes.until("withdrawal:updated", lambda data: data["request"]["status"] == "paid")
-    attempts = fake_stripe.calls_to("/v1/transfers", destination=account_id)
-    assert len(attempts) == 3 and len({call.idempotency_key for call in attempts}) == 1
-    assert [t["id"] for t in fake_stripe.transfers.values() if t["destination"] == account_id] == [paid["request"]["transferId"]]
-    await asyncio.gather(admin.disconnect(), client.disconnect())
+    await transfer_retried_until_paid(server.url, fake_stripe, 1_500, [500, 503], timeout=15)
 
 
 async def test_a_frozen_wallet_receives_but_cannot_spend(server):

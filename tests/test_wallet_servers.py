@@ -5,7 +5,7 @@ import asyncio
 import aiohttp
 import pytest
 
-from tests.conftest import ADMIN, call, send_webhook, stripe_env
+from tests.conftest import call, money_server, send_webhook
 from tests.money import admin_socket, error_code, funded_contractor, ok, user_socket
 from tests.servers import ServerProcess
 
@@ -34,8 +34,7 @@ async def test_without_stripe_keys_payment_events_answer_payments_unavailable(un
 
 
 async def test_200_concurrent_spends_never_overdraw_and_the_audit_is_clean_after(fake_stripe):
-    process = ServerProcess(env=stripe_env(fake_stripe))
-    process.run_cli("create-admin", ADMIN["email"], ADMIN["password"]).check_returncode()
+    process = money_server(fake_stripe)
     try:
         process.start()
         admin = await admin_socket(process.url)
