@@ -100,8 +100,8 @@ async def through_sockets(args) -> dict:
 
 
 async def bare_pymongo(args) -> dict:
-    async with embedded_mongo() as uri:
-        client = AsyncMongoClient(uri, tz_aware=True)
+    async with embedded_mongo() as engine:
+        client = AsyncMongoClient(engine.uri, tz_aware=True)
         db = client["bench_bare"]
         await ensure_all(Database(client, "bench_bare", serialize_writes=True), login_failure_window_seconds=900)
         customer, contractor = ObjectId(), ObjectId()

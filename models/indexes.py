@@ -1,4 +1,4 @@
-"""Every index the domain relies on, created at start-up (idempotent)."""
+"""Every index the domain relies on, and the platform accounts, created at start-up (idempotent)."""
 
 from models import (
     applications, chat_messages, chat_rooms, completions, deposits, ledger, login_limits, notifications, offers, payout_accounts,
@@ -8,6 +8,12 @@ from models.db import Database
 
 
 async def ensure_all(db: Database, *, login_failure_window_seconds: int) -> None:
+    """What a database needs before use: the indexes, then the platform's ledger accounts."""
+    await create_indexes(db, login_failure_window_seconds=login_failure_window_seconds)
+    await ledger.ensure_platform_accounts(db)
+
+
+async def create_indexes(db: Database, *, login_failure_window_seconds: int) -> None:
     await login_limits.ensure_indexes(db, login_failure_window_seconds)
     for module in (users, refresh_tokens, ledger, deposits, payout_accounts, withdrawals, payouts,
                    tasks, applications, offers, completions, notifications, chat_rooms, chat_messages):

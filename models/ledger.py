@@ -52,6 +52,9 @@ def wallet(user_id: str | ObjectId) -> str:
 async def ensure_indexes(db: Database) -> None:
     await db[TRANSACTIONS].create_index("idempotencyKey", unique=True)
     await db[TRANSACTIONS].create_index([("accounts", 1), ("createdAt", -1)])
+
+
+async def ensure_platform_accounts(db: Database) -> None:
     for account in PLATFORM_ACCOUNTS:
         await db[ACCOUNTS].update_one(
             {"_id": account}, {"$setOnInsert": _new_account(kind=account.split(":")[0])}, upsert=True,

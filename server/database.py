@@ -27,8 +27,9 @@ async def open_database(settings: Settings, *, prepare: bool = True) -> AsyncIte
     """
     if settings.embedded_db:
         with exclusive_lock(settings.data_dir):
-            async with embedded_mongo() as uri, _connected(settings, uri, serialize_writes=True) as db:
-                loaded = await snapshot.load(db, settings.data_dir)
+            async with embedded_mongo() as engine, _connected(settings, engine.uri, serialize_writes=True) as db:
+                await indexes.create_indexes(db, login_failure_window_seconds=settings.login_failure_window_seconds)
+                loaded = await engine.load_snapshot(settings.data_dir / snapshot.SNAPSHOT_FILE, settings.mongodb_db)
                 log.info("embedded MongoDB engine started", extra={"documentsLoaded": loaded, "dataDir": str(settings.data_dir)})
                 await _prepare(db, settings)
                 saver = asyncio.create_task(snapshot.save_periodically(db, settings.data_dir, settings.snapshot_interval_seconds))

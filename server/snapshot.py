@@ -29,16 +29,19 @@ async def save(db: Database, data_dir: Path) -> int:
     return len(records)
 
 
-async def load(db: Database, data_dir: Path) -> int:
-    """Insert the snapshot's documents into the (empty) engine; returns how many."""
-    path = data_dir / SNAPSHOT_FILE
+async def load(database, path: Path) -> int:
+    """Insert the snapshot's documents (if there is a snapshot) into `database`; returns how many.
+
+    `database` is a database of the embedded engine's in-process client (see
+    `server.embedded_mongo`), whose `insert_many` is cheap where the wire's is not.
+    """
     if not path.exists():
         return 0
     by_collection: dict[str, list[dict]] = {}
     for record in await asyncio.to_thread(_read_records, path):
         by_collection.setdefault(record["c"], []).append(record["d"])
     for name, documents in by_collection.items():
-        await db[name].insert_many(documents, ordered=False)
+        await database[name].insert_many(documents, ordered=False)
     return sum(map(len, by_collection.values()))
 
 

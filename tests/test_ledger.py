@@ -16,8 +16,8 @@ from server.embedded_mongo import embedded_mongo
 
 @pytest.fixture
 async def db():
-    async with embedded_mongo() as uri:
-        client = AsyncMongoClient(uri, tz_aware=True)
+    async with embedded_mongo() as engine:
+        client = AsyncMongoClient(engine.uri, tz_aware=True)
         database = Database(client, "ledger_test", serialize_writes=True)
         await ensure_all(database, login_failure_window_seconds=900)
         yield database
