@@ -222,10 +222,14 @@ async def unblock(ctx, payload: UserRef) -> dict:
 
 @event("presence:subscribe", payload=Watch, result=Online)
 async def watch_presence(ctx, payload: Watch) -> dict:
-    """Get `presence` pushes on this socket when these users come online or go offline; answers who is online now."""
+    """Get `presence` pushes on this socket when these users come online or go offline; answers who is online now.
+
+    Only for users you share a room with (admins: anyone); otherwise `forbidden` with `details.userIds`.
+    """
+    await chat_rooms.require_presence_visible(ctx.services.db, ctx.user_id, ctx.role, payload.userIds)
     for user in payload.userIds:
         await ctx.services.sio.enter_room(ctx.connection.sid, f"presence:{user}")
-    return {"online": await ctx.services.chat.online(payload.userIds)}
+    return {"online": await ctx.services.presence.online(payload.userIds)}
 
 
 @event("presence:unsubscribe", payload=Watch, result=Online)
@@ -237,8 +241,9 @@ async def unwatch_presence(ctx, payload: Watch) -> dict:
 
 
 async def _room_changed(ctx, room: dict, also: list[str] = ()) -> None:
-    targets = member_rooms(room) + [f"user:{user}" for user in also]
-    await ctx.services.sio.emit(CHAT_ROOM, {"room": chat_rooms.public(room, ctx.user_id)}, room=targets)
+    """Each member (and each user in `also`) gets the room as they see it: the unread count is theirs."""
+    for user in dict.fromkeys([*map(str, room["members"]), *also]):
+        await ctx.services.sio.emit(CHAT_ROOM, {"room": chat_rooms.public(room, user)}, room=f"user:{user}")
 
 
 async def _changed(ctx, message: dict, room: dict) -> dict:

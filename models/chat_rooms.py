@@ -40,7 +40,7 @@ async def ensure_indexes(db: Database) -> None:
 
 def _new(kind: str, members: list[ObjectId], pair_key: str, **fields: Any) -> dict[str, Any]:
     now = clock.now()
-    return {"kind": kind, "members": members, "pairKey": pair_key, "lastSeq": 0, "lastMessage": None, "reads": {},
+    return {"kind": kind, "members": members, "pairKey": pair_key, "lastSeq": 0, "lastMessage": None, "reads": {}, "blockedBy": [],
             "lastActivityAt": now, "createdAt": now, **fields}
 
 
@@ -48,12 +48,12 @@ async def open_direct(db: Database, caller: str, other: str) -> dict[str, Any]:
     target = await users.get(db, other)
     if str(target["_id"]) == caller:
         raise AppError("invalid_request", "A direct room needs another user.", {"fields": [{"field": "userId", "message": "is you", "type": "value_error"}]})
-    if await blocks.between(db, caller, target["_id"]):
-        raise AppError("blocked", "You cannot open a room with this user.")
     pair = sorted([ObjectId(caller), target["_id"]])
-    pair_key = f"direct:{pair[0]}:{pair[1]}"
+    pair_key = blocks.direct_pair_key(*pair)
 
     async def work(session: AsyncClientSession) -> dict[str, Any]:
+        if await blocks.between(db, caller, target["_id"], session):
+            raise AppError("blocked", "You cannot open a room with this user.")
         return await db[COLLECTION].find_one_and_update(
             {"pairKey": pair_key}, {"$setOnInsert": _new("direct", pair, pair_key)}, upsert=True,
             return_document=ReturnDocument.AFTER, session=session,
@@ -90,6 +90,28 @@ async def member_room(db: Database, room_id: str, user_id: str, session: AsyncCl
         raise AppError("not_found", "No such room.")
     if ObjectId(user_id) not in room["members"]:
         raise AppError("forbidden", "You are not a member of this room.")
+    return room
+
+
+async def number_message(db: Database, session: AsyncClientSession, message: dict[str, Any], view: dict[str, Any]) -> dict[str, Any]:
+    """Give `message` the room's next `seq`, make it the room's last message and move the sender's marker to it.
+
+    One update does it all, and its filter is the permission check: the sender must be a
+    member and a direct room must not be blocked. Returns the room after the update;
+    `view` is the message as members see it (without `seq`, which the update adds).
+    """
+    sender = message["senderId"]
+    room = await db[COLLECTION].find_one_and_update(
+        {"_id": message["roomId"], "members": sender, "blockedBy.0": {"$exists": False}},
+        [
+            {"$set": {"lastSeq": {"$add": ["$lastSeq", 1]}, "lastActivityAt": message["createdAt"]}},
+            {"$set": {f"reads.{sender}": "$lastSeq", "lastMessage": {"$mergeObjects": [{"$literal": view}, {"seq": "$lastSeq"}]}}},
+        ],
+        return_document=ReturnDocument.AFTER, session=session,
+    )
+    if room is None:
+        await member_room(db, message["roomId"], str(sender), session)
+        raise AppError("blocked", "You cannot send messages to this user.")
     return room
 
 
@@ -136,6 +158,18 @@ async def mark_read(db: Database, room_id: str, user_id: str, seq: int) -> tuple
         {"_id": room["_id"]}, {"$max": {f"reads.{user_id}": target}}, return_document=ReturnDocument.AFTER, session=session,
     ))
     return updated, updated["reads"].get(user_id, 0)
+
+
+async def require_presence_visible(db: Database, user_id: str, role: str, others: list[str]) -> None:
+    """Who is online is the business of the people one chats with (and of admins): `forbidden` for anyone else."""
+    if role == "admin":
+        return
+    wanted = [object_id(other, "user") for other in others]
+    rooms = await db[COLLECTION].find({"$and": [{"members": ObjectId(user_id)}, {"members": {"$in": wanted}}]}, {"members": 1}).to_list()
+    shared = {str(member) for room in rooms for member in room["members"]}
+    strangers = [other for other in others if other not in shared]
+    if strangers:
+        raise AppError("forbidden", "You can watch only users you share a room with.", {"userIds": strangers})
 
 
 async def _existing_users(db: Database, user_ids: list[str]) -> list[ObjectId]:

@@ -1,5 +1,6 @@
 """The application factory: one aiohttp app carrying HTTP routes and Socket.IO."""
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 
@@ -45,11 +46,14 @@ def create_app(settings: Settings) -> web.Application:
             gateway.install()
             app["services"], app["gateway"] = services, gateway
             jobs.start(services, periodic(settings))
+            presence = asyncio.create_task(gateway.keep_presence())
             log.info("server ready", extra={
                 "host": settings.host, "port": settings.port, "redis": bool(settings.redis_url),
                 "payments": services.stripe is not None, "jobs": type(jobs).__name__,
             })
             yield
+            presence.cancel()
+            await services.presence.retire()
 
     async def drain_sockets(app: web.Application) -> None:
         await app["gateway"].drain(settings.shutdown_timeout_seconds)

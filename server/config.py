@@ -25,6 +25,7 @@ class Settings(BaseSettings):
     chat_messages_per_window: int = Field(default=30, ge=1)
     chat_window_seconds: int = Field(default=10, ge=1)
     chat_typing_interval_seconds: int = Field(default=2, ge=1)
+    presence_heartbeat_seconds: float = Field(default=5.0, gt=0)
     data_dir: Path = Path("./data")
     snapshot_interval_seconds: float = Field(default=30.0, gt=0)
     jwt_secret: str | None = None

@@ -14,6 +14,7 @@ from server.chat_runtime import ChatRuntime
 from server.config import Settings
 from server.data_dir import jwt_secret
 from server.database import open_database
+from server.presence import LocalPresence, RedisPresence
 from server.stripe_api import StripeApi
 
 
@@ -39,6 +40,7 @@ class Services:
     stripe: StripeApi | None
     jobs: Jobs
     chat: ChatRuntime
+    presence: LocalPresence | RedisPresence
 
     async def emit_to_user(self, user_id: str, event: str, data: Any) -> None:
         """Reaches every socket of the user, on every server process (through Redis when configured)."""
@@ -76,7 +78,8 @@ async def open_services(settings: Settings, sio: Emitter, jobs: Jobs, *, prepare
     try:
         async with open_database(settings, prepare=prepare_database) as db:
             try:
-                yield Services(settings, db, Accounts(db, auth_policy(settings)), sio, redis, stripe, jobs, ChatRuntime(settings, redis))
+                presence = RedisPresence(redis, settings.presence_heartbeat_seconds) if redis is not None else LocalPresence()
+                yield Services(settings, db, Accounts(db, auth_policy(settings)), sio, redis, stripe, jobs, ChatRuntime(settings), presence)
             finally:
                 await jobs.stop()
     finally:

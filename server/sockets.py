@@ -99,7 +99,7 @@ class SocketGateway:
         connection = Connection(sid, claims)
         self.connections[sid] = connection
         await self.renew(connection, claims)
-        if await self.services.chat.socket_opened(claims.user_id):
+        if await self.services.presence.opened(claims.user_id):
             await self.sio.emit(PRESENCE, {"userId": claims.user_id, "online": True}, room=f"presence:{claims.user_id}")
 
     async def on_disconnect(self, sid: str) -> None:
@@ -108,8 +108,22 @@ class SocketGateway:
             return
         if connection.expiry:
             connection.expiry.cancel()
-        if await self.services.chat.socket_closed(connection.user_id):
-            await self.sio.emit(PRESENCE, {"userId": connection.user_id, "online": False}, room=f"presence:{connection.user_id}")
+        if await self.services.presence.closed(connection.user_id):
+            await self._went_offline(connection.user_id)
+
+    async def keep_presence(self) -> None:
+        """Runs for the life of the process: the heartbeat that says it is alive, and the sweep after dead ones."""
+        every = self.services.settings.presence_heartbeat_seconds
+        while True:
+            try:
+                for user_id in await self.services.presence.heartbeat():
+                    await self._went_offline(user_id)
+            except Exception:
+                log.exception("presence heartbeat failed")
+            await asyncio.sleep(every)
+
+    async def _went_offline(self, user_id: str) -> None:
+        await self.sio.emit(PRESENCE, {"userId": user_id, "online": False}, room=f"presence:{user_id}")
 
     async def renew(self, connection: Connection, claims: Claims) -> None:
         """Adopt a (fresh) token: rooms follow its role, the expiry timer its lifetime."""

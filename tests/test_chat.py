@@ -3,7 +3,7 @@
 import asyncio
 
 from tests.conftest import call, connect
-from tests.money import Pushes, error_code, ok, user_socket
+from tests.money import Pushes, admin_socket, error_code, ok, user_socket
 from tests.servers import ServerProcess
 
 
@@ -18,6 +18,8 @@ async def test_a_pair_gets_one_room_and_each_socket_gets_each_message_once(serve
     assert (sent["text"], sent["seq"], sent["senderId"]) == ("Hi Bob", 1, alice["user"]["id"])
     again = (await ok(alice_phone, "chat:send", {"roomId": room["id"], "text": "Hi Bob", "clientMsgId": "m-1"}))["message"]
     assert again == sent
+    listed = (await ok(bob_phone, "chat:rooms"))["rooms"]
+    assert [(r["lastSeq"], r["lastMessage"]) for r in listed] == [(1, sent)]
     for pushes in heard.values():
         assert (await pushes.next("chat:message"))["message"] == sent
     await asyncio.sleep(0.3)
@@ -37,12 +39,15 @@ async def test_only_members_read_or_write_and_only_the_creator_manages_a_group(s
                            ("chat:sync", {"rooms": [{"roomId": room["id"], "afterSeq": 0}]})]:
         assert await error_code(outsider_c, event, payload) == "forbidden", event
     assert await error_code(member_c, "chat:members:add", {"roomId": room["id"], "userIds": [outsider["user"]["id"]]}) == "forbidden"
-    changes = Pushes(outsider_c, "chat:room")
+    changes, member_view = Pushes(outsider_c, "chat:room"), Pushes(member_c, "chat:room")
     await ok(owner_c, "chat:members:add", {"roomId": room["id"], "userIds": [outsider["user"]["id"]]})
     assert outsider["user"]["id"] in (await changes.next("chat:room"))["room"]["memberIds"]
     await ok(outsider_c, "chat:send", {"roomId": room["id"], "text": "thanks", "clientMsgId": "o2"})
+    assert (await member_view.next("chat:room"))["room"]["unreadCount"] == 0
     await ok(owner_c, "chat:members:remove", {"roomId": room["id"], "userIds": [outsider["user"]["id"]]})
-    assert outsider["user"]["id"] not in (await changes.next("chat:room"))["room"]["memberIds"]
+    removed = (await changes.next("chat:room"))["room"]
+    assert outsider["user"]["id"] not in removed["memberIds"]
+    assert (removed["unreadCount"], (await member_view.next("chat:room"))["room"]["unreadCount"]) == (0, 1)
     assert await error_code(outsider_c, "chat:send", {"roomId": room["id"], "text": "still here?", "clientMsgId": "o3"}) == "forbidden"
     await ok(member_c, "chat:leave", {"roomId": room["id"]})
     assert await error_code(member_c, "chat:history", {"roomId": room["id"]}) == "forbidden"
@@ -105,10 +110,10 @@ async def test_read_markers_only_move_forward_and_drive_unread_counts(server):
     (alice, alice_c), (bob, bob_c) = await user_socket(server.url, "customer"), await user_socket(server.url, "customer")
     room = (await ok(alice_c, "chat:open", {"userId": bob["user"]["id"]}))["room"]
     for i in range(6):
-        await ok(alice_c, "chat:send", {"roomId": room["id"], "text": f"r{i}", "clientMsgId": f"r{i}"})
+        await ok(alice_c, "chat:send", {"roomId": room["id"], "text": f"$lastSeq {i}", "clientMsgId": f"r{i}"})
     receipts = Pushes(alice_c, "chat:read")
     listed = (await ok(bob_c, "chat:rooms"))["rooms"]
-    assert [(r["id"], r["unreadCount"], r["lastMessage"]["text"]) for r in listed] == [(room["id"], 6, "r5")]
+    assert [(r["id"], r["unreadCount"], r["lastMessage"]["text"], r["lastMessage"]["seq"]) for r in listed] == [(room["id"], 6, "$lastSeq 5", 6)]
     assert (await ok(bob_c, "chat:read", {"roomId": room["id"], "seq": 4}))["seq"] == 4
     assert await receipts.next("chat:read") == {"roomId": room["id"], "userId": bob["user"]["id"], "seq": 4}
     assert (await ok(bob_c, "chat:read", {"roomId": room["id"], "seq": 2}))["seq"] == 4
@@ -130,6 +135,27 @@ async def test_typing_reaches_the_others_and_is_rate_limited(server):
     await asyncio.sleep(0.2)
     assert mine.queues["chat:typing"].empty()
     await asyncio.gather(alice_c.disconnect(), bob_c.disconnect())
+
+
+async def test_presence_is_for_people_you_share_a_room_with_and_follows_the_last_socket(server):
+    (alice, alice_c), (bob, bob_c) = await user_socket(server.url, "customer"), await user_socket(server.url, "customer")
+    bob_id = bob["user"]["id"]
+    refused = await call(alice_c, "presence:subscribe", {"userIds": [bob_id]})
+    assert (refused["error"]["code"], refused["error"]["details"]) == ("forbidden", {"userIds": [bob_id]})
+    admin = await admin_socket(server.url)
+    assert (await ok(admin, "presence:subscribe", {"userIds": [bob_id]}))["online"] == {bob_id: True}
+    await ok(alice_c, "chat:open", {"userId": bob_id})
+    presence = Pushes(alice_c, "presence")
+    assert (await ok(alice_c, "presence:subscribe", {"userIds": [bob_id]}))["online"] == {bob_id: True}
+    bob_tablet = await connect(server.url, bob["accessToken"])
+    await bob_c.disconnect()
+    await bob_tablet.disconnect()
+    assert await presence.next("presence") == {"userId": bob_id, "online": False}
+    bob_c = await connect(server.url, bob["accessToken"])
+    assert await presence.next("presence") == {"userId": bob_id, "online": True}
+    await asyncio.sleep(0.2)
+    assert presence.queues["presence"].empty()
+    await asyncio.gather(alice_c.disconnect(), bob_c.disconnect(), admin.disconnect())
 
 
 async def test_a_flooding_sender_is_rate_limited(server):

@@ -1,6 +1,7 @@
 """Redis mode: pushes reach a user's sockets held by another server process."""
 
 import asyncio
+import signal
 
 import aiohttp
 
@@ -11,10 +12,14 @@ from tests.money import Pushes
 from tests.servers import ServerProcess
 
 
+def redis_server(redis_url: str) -> ServerProcess:
+    """Shares Redis and the JWT secret with the others; has its own embedded database."""
+    return ServerProcess(env={"REDIS_URL": redis_url, "PRESENCE_HEARTBEAT_SECONDS": "0.5"})
+
+
 @pytest.fixture(scope="module")
 def two_servers(redis_url):
-    """Two processes sharing Redis and the JWT secret; each has its own embedded database."""
-    servers = [ServerProcess(env={"REDIS_URL": redis_url}).start() for _ in range(2)]
+    servers = [redis_server(redis_url).start() for _ in range(2)]
     yield servers
     for process in servers:
         process.remove()
@@ -45,11 +50,10 @@ async def test_chat_messages_and_presence_cross_processes(two_servers):
     sender, watcher = await register(first.url), await register(first.url)
     sender_on_first = await connect(first.url, sender["accessToken"])
     watcher_on_first = await connect(first.url, watcher["accessToken"])
+    room = (await call(sender_on_first, "chat:open", {"userId": watcher["user"]["id"]}))["data"]["room"]
     presence = Pushes(watcher_on_first, "presence")
     subscribed = await call(watcher_on_first, "presence:subscribe", {"userIds": [sender["user"]["id"]]})
     assert subscribed["data"]["online"] == {sender["user"]["id"]: True}
-
-    room = (await call(sender_on_first, "chat:open", {"userId": watcher["user"]["id"]}))["data"]["room"]
     watcher_on_second = await connect(second.url, watcher["accessToken"])
     messages = Pushes(watcher_on_second, "chat:message")
     sent = await call(sender_on_first, "chat:send", {"roomId": room["id"], "text": "across", "clientMsgId": "x1"})
@@ -60,3 +64,24 @@ async def test_chat_messages_and_presence_cross_processes(two_servers):
     sender_on_second = await connect(second.url, sender["accessToken"])
     assert await presence.next("presence") == {"userId": sender["user"]["id"], "online": True}
     await asyncio.gather(*(client.disconnect() for client in (watcher_on_first, watcher_on_second, sender_on_second)))
+
+
+async def test_users_of_a_crashed_process_go_offline_once_its_heartbeat_expires(two_servers, redis_url):
+    first, _ = two_servers
+    doomed = redis_server(redis_url).start()
+    try:
+        sender, watcher = await register(first.url), await register(first.url)
+        watcher_on_first = await connect(first.url, watcher["accessToken"])
+        await call(watcher_on_first, "chat:open", {"userId": sender["user"]["id"]})
+        presence = Pushes(watcher_on_first, "presence")
+        await call(watcher_on_first, "presence:subscribe", {"userIds": [sender["user"]["id"]]})
+        sender_on_doomed = await connect(doomed.url, sender["accessToken"])
+        assert await presence.next("presence") == {"userId": sender["user"]["id"], "online": True}
+        doomed.stop(signal.SIGKILL)
+        assert await presence.next("presence") == {"userId": sender["user"]["id"], "online": False}
+        subscribed = await call(watcher_on_first, "presence:subscribe", {"userIds": [sender["user"]["id"]]})
+        assert subscribed["data"]["online"] == {sender["user"]["id"]: False}
+        await watcher_on_first.disconnect()
+        await sender_on_doomed.disconnect()
+    finally:
+        doomed.remove()
