@@ -14,10 +14,10 @@ import json
 import time
 from collections import defaultdict
 
-from tests.conftest import call, money_server
-from tests.fake_stripe import FakeStripe
+from bench.money_server import audit, bench_server
+from tests.conftest import call
 from tests.marketplace import funded_customer
-from tests.money import admin_socket, user_socket
+from tests.money import user_socket
 
 STEPS = ("task:create", "task:apply", "offer:send", "offer:accept", "task:submit", "task:complete", "admin:completion:approve")
 
@@ -40,11 +40,7 @@ async def flow(customer, contractor, admin, timings: dict[str, list[float]]) -> 
 
 
 async def main(args) -> None:
-    fake = FakeStripe().start()
-    server = money_server(fake, LOG_LEVEL=args.log_level, ACCESS_TOKEN_TTL_SECONDS="3600")
-    server.start()
-    try:
-        admin = await admin_socket(server.url)
+    async with bench_server(args.log_level) as (server, admin):
         pairs = [((await funded_customer(server.url, 1_000_000))[1], (await user_socket(server.url, "contractor"))[1]) for _ in range(args.pairs)]
         timings: dict[str, list[float]] = defaultdict(list)
         flows = 0
@@ -59,13 +55,10 @@ async def main(args) -> None:
         await asyncio.gather(*(run(*pair) for pair in pairs))
         elapsed = time.monotonic() - started_at
         await asyncio.gather(admin.disconnect(), *(client.disconnect() for pair in pairs for client in pair))
-        server.stop()
-        audit = server.run_cli("audit-ledger")
-    finally:
-        server.remove()
+        audited = audit(server)
     report = {
         "pairs": args.pairs, "seconds": round(elapsed, 1), "flows": flows, "flows/s": round(flows / elapsed, 2),
-        "audit": audit.stdout.splitlines()[0] if audit.returncode == 0 else f"FAILED: {audit.stdout}",
+        "audit": audited,
         "steps": {name: _percentiles(timings[name]) for name in STEPS},
     }
     print(json.dumps(report, indent=1))

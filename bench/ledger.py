@@ -21,13 +21,13 @@ import time
 from bson import ObjectId
 from pymongo import AsyncMongoClient
 
+from bench.money_server import audit, bench_server
 from models.db import Database
 from models.indexes import ensure_all
 from server.embedded_mongo import embedded_mongo
-from tests.conftest import call, money_server
-from tests.fake_stripe import FakeStripe
+from tests.conftest import call
 from tests.marketplace import funded_customer, task_with_application
-from tests.money import admin_socket, funded_contractor
+from tests.money import funded_contractor
 
 AMOUNT = 1_000
 FUNDS = 100_000_000
@@ -71,11 +71,7 @@ async def offer_pairs(base: str, admin, count: int) -> list:
 
 
 async def through_sockets(args) -> dict:
-    fake = FakeStripe().start()
-    server = money_server(fake, LOG_LEVEL=args.log_level, ACCESS_TOKEN_TTL_SECONDS="3600")
-    server.start()
-    try:
-        admin = await admin_socket(server.url)
+    async with bench_server(args.log_level) as (server, admin):
         cycles, clients = await (offer_pairs if args.flow == "offer" else withdrawal_pairs)(server.url, admin, args.pairs)
         latencies: list[float] = []
         started_at = time.monotonic()
@@ -91,12 +87,7 @@ async def through_sockets(args) -> dict:
         await asyncio.gather(*(drive(cycle) for cycle in cycles))
         elapsed = time.monotonic() - started_at
         await asyncio.gather(admin.disconnect(), *(client.disconnect() for client in clients))
-        server.stop()
-        audit = server.run_cli("audit-ledger")
-        return {"path": f"sockets ({args.pairs} pairs, LOG_LEVEL={args.log_level})", **_rates(latencies, elapsed),
-                "audit": audit.stdout.splitlines()[0] if audit.returncode == 0 else f"FAILED: {audit.stdout}"}
-    finally:
-        server.remove()
+        return {"path": f"sockets ({args.pairs} pairs, LOG_LEVEL={args.log_level})", **_rates(latencies, elapsed), "audit": audit(server)}
 
 
 async def bare_pymongo(args) -> dict:

@@ -1,9 +1,11 @@
 """Steps the marketplace tests share: a funded customer's task, an application, an offer."""
 
+import asyncio
+
 import aiohttp
 import socketio
 
-from tests.money import deposit, ok, user_socket
+from tests.money import Pushes, deposit, error_code, ok, user_socket
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + bytes(64)
 
@@ -25,6 +27,22 @@ async def task_with_application(base: str, customer: socketio.AsyncClient, **tas
 
 async def send_offer(customer: socketio.AsyncClient, application: dict, amount: int = 10_000) -> dict:
     return (await ok(customer, "offer:send", {"applicationId": application["id"], "amount": amount, "timeline": "2 days", "description": "All of it"}))["offer"]
+
+
+async def unanswered_offer_expires(base: str, push_timeout: float = 10) -> None:
+    """The scenario both job runners must pass: both sides hear the expiry, the offer can no longer be
+    accepted, the hold is released, and the task takes a new offer."""
+    _, customer = await funded_customer(base, 15_000)
+    task, application, contractor = await task_with_application(base, customer)
+    heard = Pushes(customer, "offer:updated"), Pushes(contractor, "offer:updated")
+    offer = await send_offer(customer, application)
+    for pushes in heard:
+        assert (await pushes.next("offer:updated", timeout=push_timeout))["offer"] == offer | {"status": "expired"}
+    assert await error_code(contractor, "offer:accept", {"offerId": offer["id"]}) == "invalid_state"
+    assert (await ok(customer, "wallet:get"))["held"] == 0
+    assert (await ok(customer, "task:get", {"taskId": task["id"]}))["task"]["pendingOfferId"] is None
+    assert (await send_offer(customer, application, amount=1_000))["status"] == "pending"
+    await asyncio.gather(customer.disconnect(), contractor.disconnect())
 
 
 async def upload(base: str, token: str | None, data: bytes, name: str = "photo.png") -> tuple[int, dict]:

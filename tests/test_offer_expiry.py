@@ -5,8 +5,8 @@ import asyncio
 import pytest
 
 from tests.conftest import call, connect, money_server
-from tests.marketplace import funded_customer, send_offer, task_with_application
-from tests.money import Pushes, error_code, eventually, ok
+from tests.marketplace import funded_customer, send_offer, task_with_application, unanswered_offer_expires
+from tests.money import eventually, ok
 
 
 @pytest.fixture(scope="module")
@@ -20,17 +20,7 @@ def short_offers(fake_stripe):
 
 
 async def test_an_unanswered_offer_expires_and_releases_its_hold(short_offers):
-    _, customer = await funded_customer(short_offers.url, 12_000)
-    task, application, contractor = await task_with_application(short_offers.url, customer)
-    heard = Pushes(customer, "offer:updated"), Pushes(contractor, "offer:updated")
-    offer = await send_offer(customer, application)
-    for pushes in heard:
-        assert (await pushes.next("offer:updated"))["offer"]["status"] == "expired"
-    assert await error_code(contractor, "offer:accept", {"offerId": offer["id"]}) == "invalid_state"
-    assert (await ok(customer, "wallet:get"))["held"] == 0
-    assert (await ok(customer, "task:get", {"taskId": task["id"]}))["task"]["pendingOfferId"] is None
-    assert (await send_offer(customer, application, amount=1_000))["status"] == "pending"
-    await asyncio.gather(customer.disconnect(), contractor.disconnect())
+    await unanswered_offer_expires(short_offers.url)
 
 
 async def test_the_sweep_expires_offers_whose_job_a_restart_lost(short_offers):

@@ -14,8 +14,8 @@ import pytest
 from pymongo import MongoClient
 
 from tests.conftest import connect, money_server
-from tests.marketplace import funded_customer, send_offer, task_with_application
-from tests.money import Pushes, admin_socket, eventually, funded_contractor, ok, transfer_retried_until_paid
+from tests.marketplace import unanswered_offer_expires
+from tests.money import admin_socket, eventually, funded_contractor, ok, transfer_retried_until_paid
 from tests.servers import ROOT, ServerProcess
 
 
@@ -76,14 +76,7 @@ async def test_a_crash_between_approval_and_stripes_answer_is_healed_by_the_resu
 
 
 async def test_an_rq_worker_expires_an_unanswered_offer_and_both_sides_hear_it(deployment):
-    _, customer = await funded_customer(deployment.url, 15_000)
-    _, application, contractor = await task_with_application(deployment.url, customer)
-    heard = Pushes(customer, "offer:updated"), Pushes(contractor, "offer:updated")
-    offer = await send_offer(customer, application)
-    for pushes in heard:
-        assert (await pushes.next("offer:updated", timeout=20))["offer"] == offer | {"status": "expired"}
-    assert (await ok(customer, "wallet:get"))["held"] == 0
-    await asyncio.gather(customer.disconnect(), contractor.disconnect())
+    await unanswered_offer_expires(deployment.url, push_timeout=20)
 
 
 async def request_status(admin, request_id: str) -> str:
