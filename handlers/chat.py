@@ -5,7 +5,7 @@ from typing import Annotated
 from pydantic import BaseModel, Field, StrictInt
 
 from handlers.wallet import PageQuery, Pagination
-from models import blocks, chat_messages, chat_rooms
+from models import chat_messages, chat_rooms
 from server.chat_pushes import (
     CHAT_MESSAGE, CHAT_MESSAGE_UPDATED, CHAT_READ, CHAT_ROOM, CHAT_TYPING, Message, MessageResult, Room, RoomResult, member_rooms,
 )
@@ -209,14 +209,14 @@ async def typing(ctx, payload: RoomRef) -> dict:
 @event("chat:block", payload=UserRef, result=Blocked)
 async def block(ctx, payload: UserRef) -> dict:
     """Block a user: neither of you can open or write in your direct room."""
-    await blocks.block(ctx.services.db, ctx.user_id, payload.userId)
+    await chat_rooms.block(ctx.services.db, ctx.user_id, payload.userId)
     return {"userId": payload.userId, "blocked": True}
 
 
 @event("chat:unblock", payload=UserRef, result=Blocked)
 async def unblock(ctx, payload: UserRef) -> dict:
     """Lift your block."""
-    await blocks.unblock(ctx.services.db, ctx.user_id, payload.userId)
+    await chat_rooms.unblock(ctx.services.db, ctx.user_id, payload.userId)
     return {"userId": payload.userId, "blocked": False}
 
 

@@ -50,8 +50,8 @@ async def send(db: Database, room_id: str, sender: str, text: str, client_msg_id
 
     The common case is two writes: the room update that numbers the message (and checks
     the sender may write there), and the insert. A retry is recognized by the unique
-    `clientKey` index rather than by a lookup first, which aborts
-    the transaction (the room update with it) and returns the stored message instead.
+    `clientKey` index rather than by a lookup first: the duplicate insert aborts the
+    transaction, the room update with it, and the stored message is returned instead.
     """
     room_key = object_id(room_id, "room")
     message = {"_id": ObjectId(), "roomId": room_key, "senderId": ObjectId(sender), "text": text, "clientMsgId": client_msg_id,

@@ -44,12 +44,18 @@ def _new(kind: str, members: list[ObjectId], pair_key: str, **fields: Any) -> di
             "lastActivityAt": now, "createdAt": now, **fields}
 
 
+def _direct_pair_key(first: str | ObjectId, second: str | ObjectId) -> str:
+    """The unique key of two users' direct room, whoever opens it."""
+    low, high = sorted([ObjectId(first), ObjectId(second)])
+    return f"direct:{low}:{high}"
+
+
 async def open_direct(db: Database, caller: str, other: str) -> dict[str, Any]:
     target = await users.get(db, other)
     if str(target["_id"]) == caller:
         raise AppError("invalid_request", "A direct room needs another user.", {"fields": [{"field": "userId", "message": "is you", "type": "value_error"}]})
     pair = sorted([ObjectId(caller), target["_id"]])
-    pair_key = blocks.direct_pair_key(*pair)
+    pair_key = _direct_pair_key(*pair)
 
     async def work(session: AsyncClientSession) -> dict[str, Any]:
         if await blocks.between(db, caller, target["_id"], session):
@@ -98,7 +104,7 @@ async def number_message(db: Database, session: AsyncClientSession, message: dic
 
     One update does it all, and its filter is the permission check: the sender must be a
     member and a direct room must not be blocked. Returns the room after the update;
-    `view` is the message as members see it (without `seq`, which the update adds).
+    `view` is the message as members see it, whose `seq` the update fills in.
     """
     sender = message["senderId"]
     room = await db[COLLECTION].find_one_and_update(
@@ -158,6 +164,28 @@ async def mark_read(db: Database, room_id: str, user_id: str, seq: int) -> tuple
         {"_id": room["_id"]}, {"$max": {f"reads.{user_id}": target}}, return_document=ReturnDocument.AFTER, session=session,
     ))
     return updated, updated["reads"].get(user_id, 0)
+
+
+async def block(db: Database, blocker: str, blocked: str) -> None:
+    """Record the block and mirror it onto the pair's direct room (`blockedBy`), which `number_message` checks."""
+    target = object_id(blocked, "user")
+
+    async def work(session: AsyncClientSession) -> None:
+        await blocks.record(db, session, blocker, target)
+        await db[COLLECTION].update_one({"pairKey": _direct_pair_key(blocker, target)}, {"$addToSet": {"blockedBy": ObjectId(blocker)}}, session=session)
+
+    await db.transaction(work)
+
+
+async def unblock(db: Database, blocker: str, blocked: str) -> None:
+    """Lift the caller's block; the room stays blocked while the other user's block stands."""
+    target = object_id(blocked, "user")
+
+    async def work(session: AsyncClientSession) -> None:
+        await blocks.lift(db, session, blocker, target)
+        await db[COLLECTION].update_one({"pairKey": _direct_pair_key(blocker, target)}, {"$pull": {"blockedBy": ObjectId(blocker)}}, session=session)
+
+    await db.transaction(work)
 
 
 async def require_presence_visible(db: Database, user_id: str, role: str, others: list[str]) -> None:

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 from pymongo import AsyncMongoClient
 from pymongo.errors import OperationFailure
 
-from models import indexes
+from models import indexes, ledger
 from models.db import Database
 from server import snapshot
 from server.config import Settings
@@ -31,7 +31,7 @@ async def open_database(settings: Settings, *, prepare: bool = True) -> AsyncIte
                 await indexes.create_indexes(db, login_failure_window_seconds=settings.login_failure_window_seconds)
                 loaded = await engine.load_snapshot(settings.data_dir / snapshot.SNAPSHOT_FILE, settings.mongodb_db)
                 log.info("embedded MongoDB engine started", extra={"documentsLoaded": loaded, "dataDir": str(settings.data_dir)})
-                await _prepare(db, settings)
+                await ledger.ensure_platform_accounts(db)
                 saver = asyncio.create_task(snapshot.save_periodically(db, settings.data_dir, settings.snapshot_interval_seconds))
                 try:
                     yield db
