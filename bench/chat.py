@@ -8,21 +8,26 @@ In `--senders` rooms one member sends messages back to back (each waits for its 
 carrying the send time; every member's socket counts each `chat:message` and its
 latency. The same generator drives, in one run: the bare python-socketio broadcast
 server (`bench/bare_chat_server.py`), this server in one process, and this server in two
-processes sharing Redis (rooms and senders on the first, half the other sockets on the
-second, so those pushes cross Redis).
+processes sharing Redis and one database (a standalone engine process; rooms and senders
+on the first, half the other sockets on the second, so those pushes cross Redis).
 """
 
 import argparse
 import asyncio
+import contextlib
 import json
+import subprocess
+import sys
 import time
+import uuid
 
 import aiohttp
 
-from bench.loadgen import Socket, open_socket
-from tests.servers import JWT_SECRET, ServerProcess
+from bench.loadgen import LOAD_FROM_ONE_ADDRESS, Socket, open_socket
+from tests.servers import JWT_SECRET, ROOT, ServerProcess
 
-BENCH_ENV = {"LOG_LEVEL": "WARNING", "ACCESS_TOKEN_TTL_SECONDS": "3600", "CHAT_MESSAGES_PER_WINDOW": "1000000", "JWT_SECRET": JWT_SECRET}
+BENCH_ENV = {"LOG_LEVEL": "WARNING", "ACCESS_TOKEN_TTL_SECONDS": "3600", "CHAT_MESSAGES_PER_WINDOW": "1000000",
+             "JWT_SECRET": JWT_SECRET} | LOAD_FROM_ONE_ADDRESS
 
 
 class Delivery:
@@ -87,9 +92,28 @@ async def bare(args) -> dict:
         server.remove()
 
 
+@contextlib.contextmanager
+def shared_engine():
+    """Several web processes need one database outside any of them: a standalone engine process."""
+    engine = subprocess.Popen([sys.executable, "-m", "server.embedded_mongo"], cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        yield f"mongodb://127.0.0.1:{int(engine.stdout.readline())}/?directConnection=true"
+    finally:
+        engine.stdin.close()
+        engine.wait(10)
+
+
 async def ours(args, processes: int, redis_url: str | None) -> dict:
-    env = BENCH_ENV | ({"REDIS_URL": redis_url} if redis_url else {})
-    servers = [ServerProcess(env=env).start() for _ in range(processes)]
+    with contextlib.ExitStack() as stack:
+        env = BENCH_ENV | ({"REDIS_URL": redis_url} if redis_url else {})
+        if processes > 1:
+            env |= {"MONGODB_URI": stack.enter_context(shared_engine())}
+        return await _ours(args, processes, redis_url, env)
+
+
+async def _ours(args, processes: int, redis_url: str | None, env: dict[str, str]) -> dict:
+    database = f"bench_{uuid.uuid4().hex[:8]}"
+    servers = [ServerProcess(env=env, database=database).start() for _ in range(processes)]
     try:
         delivery = Delivery()
         async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as http:

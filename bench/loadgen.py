@@ -16,6 +16,10 @@ from dataclasses import dataclass, field
 
 import aiohttp
 
+LOAD_FROM_ONE_ADDRESS = {"MAX_PENDING_SESSIONS_PER_IP": "1000000", "WRITES_PER_SECOND": "1000000", "WRITES_PER_MINUTE": "1000000"}
+"""Settings for a server this generator loads: every socket comes from one address and a few users,
+so the per-address session limit and the per-user write budget (which a real app never meets) are lifted."""
+
 
 @dataclass
 class Socket:

@@ -5,6 +5,7 @@ from collections.abc import AsyncIterator
 
 import socketio
 
+from bench.loadgen import LOAD_FROM_ONE_ADDRESS
 from tests.conftest import money_server
 from tests.fake_stripe import FakeStripe
 from tests.money import admin_socket
@@ -14,7 +15,7 @@ from tests.servers import ServerProcess
 @contextlib.asynccontextmanager
 async def bench_server(log_level: str) -> AsyncIterator[tuple[ServerProcess, socketio.AsyncClient]]:
     """A server in front of a local fake Stripe, and an admin's socket; removed (with its data) afterwards."""
-    server = money_server(FakeStripe().start(), LOG_LEVEL=log_level, ACCESS_TOKEN_TTL_SECONDS="3600").start()
+    server = money_server(FakeStripe().start(), LOG_LEVEL=log_level, ACCESS_TOKEN_TTL_SECONDS="3600", **LOAD_FROM_ONE_ADDRESS).start()
     try:
         yield server, await admin_socket(server.url)
     finally:

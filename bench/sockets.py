@@ -14,7 +14,7 @@ import json
 
 import requests
 
-from bench.loadgen import Swarm
+from bench.loadgen import LOAD_FROM_ONE_ADDRESS, Swarm
 from tests.servers import ServerProcess
 
 USERS = 50
@@ -54,7 +54,7 @@ async def main(args) -> None:
         rows += [{"server": "bare python-socketio"} | row for row in await measure(bare, [None], ["sys:ping"], args)]
     finally:
         bare.remove()
-    ours = ServerProcess(env={"LOG_LEVEL": args.log_level, "ACCESS_TOKEN_TTL_SECONDS": "3600"}).start()
+    ours = ServerProcess(env={"LOG_LEVEL": args.log_level, "ACCESS_TOKEN_TTL_SECONDS": "3600"} | LOAD_FROM_ONE_ADDRESS).start()
     try:
         tokens = register_users(ours.url)
         rows += [{"server": f"this server (LOG_LEVEL={args.log_level})"} | row for row in await measure(ours, tokens, ["sys:ping", "me:get"], args)]

@@ -6,12 +6,12 @@ from pydantic import AfterValidator, BaseModel, Field, StrictBool, StrictInt
 
 from handlers.tasks import Cancel, CancelResult, cancel_task
 from handlers.wallet import PageQuery, Pagination
-from models import completions, ledger, tasks, wallets, withdrawals
+from models import completions, roles, tasks, wallets, withdrawals
 from server import pushes, task_pushes
 from server.events import Payload, event
 from workers import payouts as payout_jobs
 
-ADMINS = frozenset({"admin"})
+ADMINS = roles.ADMINS
 ObjectIdString = Annotated[str, Field(min_length=24, max_length=24)]
 
 
@@ -69,7 +69,7 @@ class WalletResult(BaseModel):
     wallet: pushes.Wallet
 
 
-@event("admin:withdrawals", payload=WithdrawalsQuery, result=WithdrawalsPage, roles=ADMINS)
+@event("admin:withdrawals", payload=WithdrawalsQuery, result=WithdrawalsPage, roles=ADMINS, budget=None)
 async def list_withdrawals(ctx, payload: WithdrawalsQuery) -> dict:
     """Withdrawal requests, newest first, optionally of one status (`pending` is the approval queue)."""
     return await withdrawals.listing(ctx.services.db, status=payload.status, page=payload.page, limit=payload.limit)
@@ -98,11 +98,10 @@ async def reject_withdrawal(ctx, payload: RejectPayload) -> dict:
 
 @event("admin:wallet:freeze", payload=FreezePayload, result=WalletResult, roles=ADMINS)
 async def freeze_wallet(ctx, payload: FreezePayload) -> dict:
-    """Freeze (or unfreeze) a user's wallet: frozen, it still receives but cannot spend, hold or withdraw."""
-    db = ctx.services.db
-    await db.transaction(lambda session: ledger.set_frozen(db, session, payload.userId, payload.frozen, payload.reason))
+    """Freeze (or unfreeze) a user's wallet: frozen, it still receives but cannot spend, hold or withdraw. A frozen admin loses admin rights at once (`session:revoked`) until unfrozen."""
+    await ctx.services.revocations.end(await wallets.freeze(ctx.services.db, payload.userId, payload.frozen, payload.reason))
     await pushes.wallet_changed(ctx.services, payload.userId)
-    return {"userId": payload.userId, "wallet": await wallets.summary(db, payload.userId)}
+    return {"userId": payload.userId, "wallet": await wallets.summary(ctx.services.db, payload.userId)}
 
 
 @event("admin:wallet:adjust", payload=AdjustPayload, result=WalletResult, roles=ADMINS)
@@ -113,7 +112,7 @@ async def adjust_wallet(ctx, payload: AdjustPayload) -> dict:
     return {"userId": payload.userId, "wallet": await wallets.summary(ctx.services.db, payload.userId)}
 
 
-@event("admin:completions", payload=CompletionsQuery, result=CompletionsPage, roles=ADMINS)
+@event("admin:completions", payload=CompletionsQuery, result=CompletionsPage, roles=ADMINS, budget=None)
 async def list_completions(ctx, payload: CompletionsQuery) -> dict:
     """Completion requests, newest first, optionally of one status (`pending` is the approval queue)."""
     return await completions.listing(ctx.services.db, status=payload.status, page=payload.page, limit=payload.limit)

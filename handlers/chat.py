@@ -9,6 +9,7 @@ from models import chat_messages, chat_rooms
 from server.chat_pushes import (
     CHAT_MESSAGE, CHAT_MESSAGE_UPDATED, CHAT_READ, CHAT_ROOM, CHAT_TYPING, Message, MessageResult, Room, RoomResult, member_rooms,
 )
+from server import rate_limits
 from server.events import Id, NoPayload, Payload, event
 
 Seq = Annotated[StrictInt, Field(ge=0)]
@@ -144,22 +145,21 @@ async def leave(ctx, payload: RoomRef) -> dict:
     return {"roomId": str(room["_id"])}
 
 
-@event("chat:rooms", payload=PageQuery, result=Rooms)
+@event("chat:rooms", payload=PageQuery, result=Rooms, budget=None)
 async def rooms(ctx, payload: PageQuery) -> dict:
     """Your rooms, most recently active first, with the last message and your unread count."""
     return await chat_rooms.listing(ctx.services.db, ctx.user_id, page=payload.page, limit=payload.limit)
 
 
-@event("chat:send", payload=Send, result=MessageResult)
+@event("chat:send", payload=Send, result=MessageResult, budget=rate_limits.CHAT)
 async def send(ctx, payload: Send) -> dict:
     """Send a message (members only). A retry with the same `clientMsgId` returns the stored message and pushes nothing."""
     services = ctx.services
-    await services.chat.allow_message(ctx.user_id)
     async with services.chat.room_lock(payload.roomId):
         message, room, new = await chat_messages.send(services.db, payload.roomId, ctx.user_id, payload.text, payload.clientMsgId, payload.fileIds)
         view = chat_messages.public(message)
         if new:
-            await services.sio.emit(CHAT_MESSAGE, {"message": view}, room=member_rooms(room))
+            await services.sio.emit(CHAT_MESSAGE, {"message": view}, room=member_rooms(await chat_rooms.audience(services.db, room, ctx.user_id)))
     return {"message": view}
 
 
@@ -175,13 +175,13 @@ async def delete(ctx, payload: MessageRef) -> dict:
     return await _changed(ctx, *await chat_messages.change(ctx.services.db, payload.messageId, ctx.user_id, text=None))
 
 
-@event("chat:history", payload=History, result=Messages)
+@event("chat:history", payload=History, result=Messages, budget=None)
 async def history(ctx, payload: History) -> dict:
     """Page backwards through a room: up to `limit` messages before `before`, oldest first."""
     return {"messages": await chat_messages.history(ctx.services.db, payload.roomId, ctx.user_id, before=payload.before, limit=payload.limit)}
 
 
-@event("chat:sync", payload=Sync, result=Synced)
+@event("chat:sync", payload=Sync, result=Synced, budget=None)
 async def sync(ctx, payload: Sync) -> dict:
     """After reconnecting: every message after `afterSeq` in each room, in order."""
     return {"rooms": [await chat_messages.since(ctx.services.db, item.roomId, ctx.user_id, item.afterSeq) for item in payload.rooms]}
@@ -191,16 +191,17 @@ async def sync(ctx, payload: Sync) -> dict:
 async def read(ctx, payload: Read) -> dict:
     """Move your read marker forward to `seq`; the room's members get `chat:read`."""
     room, marker = await chat_rooms.mark_read(ctx.services.db, payload.roomId, ctx.user_id, payload.seq)
-    await ctx.services.sio.emit(CHAT_READ, {"roomId": str(room["_id"]), "userId": ctx.user_id, "seq": marker}, room=member_rooms(room))
+    await ctx.services.sio.emit(CHAT_READ, {"roomId": str(room["_id"]), "userId": ctx.user_id, "seq": marker}, room=member_rooms(room["members"]))
     return {"roomId": str(room["_id"]), "seq": marker}
 
 
-@event("chat:typing", payload=RoomRef, result=NoPayload)
+@event("chat:typing", payload=RoomRef, result=NoPayload, budget=None)
 async def typing(ctx, payload: RoomRef) -> dict:
     """Tell the room's other members you are typing; at most once per `CHAT_TYPING_INTERVAL_SECONDS` per room."""
-    await ctx.services.chat.allow_typing(ctx.user_id, payload.roomId)
+    await ctx.services.limits.allow_typing(ctx.user_id, payload.roomId)
     room = await chat_rooms.member_room(ctx.services.db, payload.roomId, ctx.user_id)
-    others = [target for target in member_rooms(room) if target != f"user:{ctx.user_id}"]
+    audience = await chat_rooms.audience(ctx.services.db, room, ctx.user_id)
+    others = member_rooms([member for member in audience if str(member) != ctx.user_id])
     if others:
         await ctx.services.sio.emit(CHAT_TYPING, {"roomId": str(room["_id"]), "userId": ctx.user_id}, room=others)
     return {}
@@ -220,7 +221,7 @@ async def unblock(ctx, payload: UserRef) -> dict:
     return {"userId": payload.userId, "blocked": False}
 
 
-@event("presence:subscribe", payload=Watch, result=Online)
+@event("presence:subscribe", payload=Watch, result=Online, budget=None)
 async def watch_presence(ctx, payload: Watch) -> dict:
     """Get `presence` pushes on this socket when these users come online or go offline; answers who is online now.
 
@@ -232,7 +233,7 @@ async def watch_presence(ctx, payload: Watch) -> dict:
     return {"online": await ctx.services.presence.online(payload.userIds)}
 
 
-@event("presence:unsubscribe", payload=Watch, result=Online)
+@event("presence:unsubscribe", payload=Watch, result=Online, budget=None)
 async def unwatch_presence(ctx, payload: Watch) -> dict:
     """Stop `presence` pushes for these users on this socket."""
     for user in payload.userIds:
@@ -248,5 +249,5 @@ async def _room_changed(ctx, room: dict, also: list[str] = ()) -> None:
 
 async def _changed(ctx, message: dict, room: dict) -> dict:
     view = chat_messages.public(message)
-    await ctx.services.sio.emit(CHAT_MESSAGE_UPDATED, {"message": view}, room=member_rooms(room))
+    await ctx.services.sio.emit(CHAT_MESSAGE_UPDATED, {"message": view}, room=member_rooms(await chat_rooms.audience(ctx.services.db, room, ctx.user_id)))
     return {"message": view}

@@ -33,7 +33,7 @@ class UpdatePayload(Payload):
 ME_UPDATED = push("me:updated", ProfileResult, "The caller's profile changed (pushed to all of that user's sockets, so a second device stays current).")
 
 
-@event("me:get", result=ProfileResult)
+@event("me:get", result=ProfileResult, budget=None)
 async def get_me(ctx, payload) -> dict:
     """The caller's own profile."""
     return {"user": users.public(await users.get(ctx.services.db, ctx.user_id))}

@@ -33,7 +33,7 @@ class Marked(BaseModel):
     updated: int = Field(description="how many of yours changed from unread to read")
 
 
-@event("notifications:list", payload=NotificationQuery, result=NotificationPage)
+@event("notifications:list", payload=NotificationQuery, result=NotificationPage, budget=None)
 async def list_notifications(ctx, payload: NotificationQuery) -> dict:
     """Your notifications, newest first, with the number still unread."""
     return await notifications.listing(ctx.services.db, ctx.user_id, unread_only=payload.unreadOnly, page=payload.page, limit=payload.limit)

@@ -35,7 +35,7 @@ async def onboard(ctx, payload: OnboardPayload) -> dict:
     return {"url": url, "accountId": connected["accountId"]}
 
 
-@event("payouts:status", result=pushes.PayoutsStatus, roles=CONTRACTORS)
+@event("payouts:status", result=pushes.PayoutsStatus, roles=CONTRACTORS, budget=None)
 async def status(ctx, payload) -> dict:
     """Where your connected account stands, as Stripe last told us (`account.updated` keeps it current)."""
     return await payout_accounts.of_user(ctx.services.db, ctx.user_id)

@@ -2,7 +2,6 @@
 
 from pydantic import BaseModel, Field
 
-from models import access_tokens
 from models.errors import AppError
 from server.events import Payload, event
 
@@ -17,11 +16,11 @@ class RefreshResult(BaseModel):
     expiresAt: str
 
 
-@event("auth:refresh", payload=RefreshPayload, result=RefreshResult)
+@event("auth:refresh", payload=RefreshPayload, result=RefreshResult, budget=None)
 async def refresh(ctx, payload: RefreshPayload) -> dict:
-    """Adopt a fresh access token (from `POST /api/auth/refresh`) before the current one expires, so the socket is not sent `session:expired`. The token must belong to the same user."""
-    claims = access_tokens.verify(payload.accessToken, secret=ctx.services.accounts.policy.jwt_secret)
-    if claims.user_id != ctx.user_id:
+    """Adopt a fresh access token (from `POST /api/auth/refresh`) before the current one expires, so the socket is not sent `session:expired`. The token must belong to the same user and a live session, as at connect."""
+    identity = await ctx.services.accounts.authenticate(payload.accessToken)
+    if identity.user_id != ctx.user_id:
         raise AppError("forbidden", "That token belongs to another user.")
-    await ctx.renew(claims)
-    return {"userId": claims.user_id, "role": claims.role, "expiresAt": claims.expires_at.isoformat()}
+    await ctx.renew(identity)
+    return {"userId": identity.user_id, "role": identity.role, "expiresAt": identity.expires_at.isoformat()}

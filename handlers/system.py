@@ -11,7 +11,7 @@ class PingResult(BaseModel):
     serverTime: str
 
 
-@event("sys:ping", result=PingResult)
+@event("sys:ping", result=PingResult, budget=None)
 async def ping(ctx, payload) -> dict:
     """Round-trip check; answers with the server's clock (ISO 8601, UTC)."""
     return {"serverTime": datetime.now(UTC).isoformat()}

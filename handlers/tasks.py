@@ -93,14 +93,14 @@ async def create(ctx, payload: NewTask) -> dict:
     return {"task": tasks.public(task)}
 
 
-@event("task:list", payload=TaskQuery, result=TaskPage)
+@event("task:list", payload=TaskQuery, result=TaskPage, budget=None)
 async def list_tasks(ctx, payload: TaskQuery) -> dict:
     """Browse tasks, newest first, by status, tags (any of), text, or your own."""
     return await tasks.listing(ctx.services.db, (ctx.user_id, ctx.role), status=payload.status, tags=payload.tags, text=payload.q,
                                mine=payload.mine, page=payload.page, limit=payload.limit)
 
 
-@event("task:get", payload=TaskRef, result=TaskResult)
+@event("task:get", payload=TaskRef, result=TaskResult, budget=None)
 async def get(ctx, payload: TaskRef) -> dict:
     """One task; the delivery and the reasons only to its participants and admins."""
     return {"task": tasks.public(await tasks.get(ctx.services.db, payload.taskId), (ctx.user_id, ctx.role))}
@@ -115,7 +115,7 @@ async def update(ctx, payload: TaskChanges) -> dict:
     return {"task": tasks.public(task)}
 
 
-@event("task:watch", payload=TaskRef, result=Watching)
+@event("task:watch", payload=TaskRef, result=Watching, budget=None)
 async def watch(ctx, payload: TaskRef) -> dict:
     """Receive `task:updated` for a task on this socket (its participants and admins only)."""
     task = await tasks.get(ctx.services.db, payload.taskId)
@@ -125,7 +125,7 @@ async def watch(ctx, payload: TaskRef) -> dict:
     return {"taskId": str(task["_id"])}
 
 
-@event("task:unwatch", payload=TaskRef, result=Watching)
+@event("task:unwatch", payload=TaskRef, result=Watching, budget=None)
 async def unwatch(ctx, payload: TaskRef) -> dict:
     """Stop receiving a watched task's `task:updated` on this socket."""
     await ctx.services.sio.leave_room(ctx.connection.sid, f"task:{payload.taskId}")
@@ -140,7 +140,7 @@ async def apply(ctx, payload: Apply) -> dict:
     return {"application": applications.public(application)}
 
 
-@event("task:applications", payload=TaskRef, result=ApplicationList, roles=CUSTOMERS)
+@event("task:applications", payload=TaskRef, result=ApplicationList, roles=CUSTOMERS, budget=None)
 async def list_applications(ctx, payload: TaskRef) -> dict:
     """The applications to your task, oldest first."""
     return {"applications": await applications.for_task(ctx.services.db, payload.taskId, ctx.user_id)}

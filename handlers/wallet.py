@@ -57,13 +57,13 @@ class WithdrawalStarted(BaseModel):
     status: str
 
 
-@event("wallet:get", result=pushes.Wallet)
+@event("wallet:get", result=pushes.Wallet, budget=None)
 async def get_wallet(ctx, payload) -> dict:
     """Balances in cents: `balance` is spendable, `held` is reserved (open offers, pending withdrawals)."""
     return await wallets.summary(ctx.services.db, ctx.user_id)
 
 
-@event("wallet:transactions", payload=PageQuery, result=TransactionsResult)
+@event("wallet:transactions", payload=PageQuery, result=TransactionsResult, budget=None)
 async def list_transactions(ctx, payload: PageQuery) -> dict:
     """The caller's ledger transactions, newest first, each as the change it made to this wallet."""
     return await wallets.transactions(ctx.services.db, ctx.user_id, page=payload.page, limit=payload.limit)

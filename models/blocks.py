@@ -1,7 +1,9 @@
 """Users blocking users: no direct room and no direct messages between them, in either direction.
 
 A block is a document of its own, since it can exist before the pair has a room;
-`chat_rooms.block` also mirrors it onto their direct room.
+`chat_rooms.block` also mirrors it onto their direct room. In group and task rooms a block
+does not stop anyone from writing, but the blocker is not added to groups by the blocked
+user, does not let them watch their presence, and is not pushed their messages.
 """
 
 from bson import ObjectId
@@ -31,3 +33,11 @@ async def lift(db: Database, session: AsyncClientSession, blocker: str, blocked:
 async def between(db: Database, first: str | ObjectId, second: str | ObjectId, session=None) -> bool:
     keys = [_key(first, second), _key(second, first)]
     return await db[COLLECTION].count_documents({"_id": {"$in": keys}}, session=session) > 0
+
+
+async def blockers_of(db: Database, user: str | ObjectId, among: list[ObjectId], session: AsyncClientSession | None = None) -> set[ObjectId]:
+    """Which of `among` have blocked `user` (one read by primary key)."""
+    if not among:
+        return set()
+    found = db[COLLECTION].find({"_id": {"$in": [_key(other, user) for other in among]}}, {"_id": 1}, session=session)
+    return {ObjectId(block["_id"].split(":", 1)[0]) async for block in found}

@@ -13,7 +13,7 @@ from pymongo import ReturnDocument
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.errors import DuplicateKeyError
 
-from models import blocks, clock, users
+from models import blocks, clock, roles, users
 from models.db import Database
 from models.errors import AppError
 from models.ids import object_id
@@ -75,7 +75,12 @@ async def create_group(db: Database, creator: str, name: str, member_ids: list[s
     members = await _existing_users(db, [creator, *member_ids])
     room_id = ObjectId()
     room = {"_id": room_id, **_new("group", members, f"group:{room_id}", name=name, createdBy=ObjectId(creator))}
-    await db.transaction(lambda session: db[COLLECTION].insert_one(room, session=session))
+
+    async def work(session: AsyncClientSession) -> None:
+        await _refuse_blockers(db, session, creator, members)
+        await db[COLLECTION].insert_one(room, session=session)
+
+    await db.transaction(work)
     return room
 
 
@@ -130,7 +135,7 @@ async def change_members(db: Database, room_id: str, caller: str, *, add: list[s
     removed = [object_id(user, "user") for user in remove if user != caller]
     if len(set(room["members"]) | set(added)) > MAX_MEMBERS:
         raise AppError("invalid_request", f"A room has at most {MAX_MEMBERS} members.", {"fields": [{"field": "userIds", "message": "too many members", "type": "too_long"}]})
-    return await _update_members(db, room["_id"], added, removed)
+    return await _update_members(db, room["_id"], added, removed, adder=caller)
 
 
 async def leave(db: Database, room_id: str, caller: str) -> dict[str, Any]:
@@ -140,9 +145,11 @@ async def leave(db: Database, room_id: str, caller: str) -> dict[str, Any]:
     return await _update_members(db, room["_id"], [], [ObjectId(caller)])
 
 
-async def _update_members(db: Database, room_id: ObjectId, added: list[ObjectId], removed: list[ObjectId]) -> dict[str, Any]:
+async def _update_members(db: Database, room_id: ObjectId, added: list[ObjectId], removed: list[ObjectId], *,
+                          adder: str | None = None) -> dict[str, Any]:
     async def work(session: AsyncClientSession) -> dict[str, Any]:
         if added:
+            await _refuse_blockers(db, session, adder, added)
             await db[COLLECTION].update_one({"_id": room_id}, {"$addToSet": {"members": {"$each": added}}}, session=session)
         if removed:
             await db[COLLECTION].update_one({"_id": room_id}, {"$pull": {"members": {"$in": removed}}}, session=session)
@@ -189,15 +196,34 @@ async def unblock(db: Database, blocker: str, blocked: str) -> None:
 
 
 async def require_presence_visible(db: Database, user_id: str, role: str, others: list[str]) -> None:
-    """Who is online is the business of the people one chats with (and of admins): `forbidden` for anyone else."""
-    if role == "admin":
+    """Who is online is the business of the people one chats with (and of admins): `forbidden` for anyone else,
+    and for anyone who blocked the caller."""
+    if roles.is_admin(role):
         return
     wanted = [object_id(other, "user") for other in others]
     rooms = await db[COLLECTION].find({"$and": [{"members": ObjectId(user_id)}, {"members": {"$in": wanted}}]}, {"members": 1}).to_list()
     shared = {str(member) for room in rooms for member in room["members"]}
-    strangers = [other for other in others if other not in shared]
-    if strangers:
-        raise AppError("forbidden", "You can watch only users you share a room with.", {"userIds": strangers})
+    blockers = {str(blocker) for blocker in await blocks.blockers_of(db, user_id, wanted)}
+    hidden = [other for other in others if other not in shared or other in blockers]
+    if hidden:
+        raise AppError("forbidden", "You can watch only users you share a room with (and who have not blocked you).", {"userIds": hidden})
+
+
+async def audience(db: Database, room: dict[str, Any], sender: str | ObjectId) -> list[ObjectId]:
+    """The members a sender's message (or typing) reaches: in group and task rooms, not those who blocked the sender.
+
+    Their messages are still stored, and a blocker who unblocks sees them in history; a
+    direct room with a block in it takes no messages at all (`number_message`).
+    """
+    if room["kind"] == "direct":
+        return list(room["members"])
+    blockers = await blocks.blockers_of(db, sender, [member for member in room["members"] if str(member) != str(sender)])
+    return [member for member in room["members"] if member not in blockers]
+
+
+async def _refuse_blockers(db: Database, session: AsyncClientSession, adder: str, candidates: list[ObjectId]) -> None:
+    if await blocks.blockers_of(db, adder, [user for user in candidates if str(user) != adder], session):
+        raise AppError("blocked", "Someone you are adding has blocked you.")
 
 
 async def _existing_users(db: Database, user_ids: list[str]) -> list[ObjectId]:

@@ -4,7 +4,9 @@ import asyncio
 import contextlib
 import random
 import time
-from collections.abc import Awaitable, Callable
+from collections import deque
+from collections.abc import AsyncIterator, Awaitable, Callable, Hashable
+from contextvars import ContextVar
 
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.client_session import AsyncClientSession
@@ -14,6 +16,54 @@ from pymongo.errors import OperationFailure
 UNLABELLED_CONFLICT_BUDGET_SECONDS = 15.0
 BACKOFF_BASE_SECONDS = 0.005
 BACKOFF_MAX_SECONDS = 0.25
+
+
+writer: ContextVar[Hashable] = ContextVar("writer", default=None)
+"""On whose behalf the current task writes (the gateway sets the caller's user id); the write gate takes turns by it."""
+
+
+class FairGate:
+    """One holder at a time; waiters are served in turns by `writer`, not first come first served.
+
+    Each writer waiting gets the gate in turn, one write per turn, so a writer with a thousand
+    writes queued delays another writer's next write by at most one of its own, however long
+    its queue. Within one writer the order is first come first served.
+    """
+
+    def __init__(self) -> None:
+        self._held = False
+        self._waiting: dict[Hashable, deque[asyncio.Future]] = {}
+
+    @contextlib.asynccontextmanager
+    async def hold(self) -> AsyncIterator[None]:
+        if not self._held and not self._waiting:
+            self._held = True
+        else:
+            turn = asyncio.get_running_loop().create_future()
+            self._waiting.setdefault(writer.get(), deque()).append(turn)
+            try:
+                await turn
+            except asyncio.CancelledError:
+                if turn.done() and not turn.cancelled():
+                    self._pass_on()
+                raise
+        try:
+            yield
+        finally:
+            self._pass_on()
+
+    def _pass_on(self) -> None:
+        """Hand the gate to the next writer in turn (skipping waiters that gave up), or open it."""
+        while self._waiting:
+            owner = next(iter(self._waiting))
+            queue = self._waiting.pop(owner)
+            turn = queue.popleft()
+            if queue:
+                self._waiting[owner] = queue
+            if not turn.done():
+                turn.set_result(None)
+                return
+        self._held = False
 
 
 def is_unlabelled_write_conflict(error: OperationFailure) -> bool:
@@ -28,13 +78,14 @@ class Database:
     in-process lock: that engine detects conflicts per collection at commit time
     and a losing commit can still overwrite concurrent writes, so concurrent
     writers must never meet. Against a replica set writers run concurrently and
-    conflicts are retried.
+    conflicts are retried. The lock is a `FairGate`: writers take turns, so one client's
+    flood of writes cannot queue everybody else behind it.
     """
 
     def __init__(self, client: AsyncMongoClient, name: str, *, serialize_writes: bool) -> None:
         self.client = client
         self.mongo: AsyncDatabase = client[name]
-        self._write_gate = asyncio.Lock() if serialize_writes else None
+        self._write_gate = FairGate() if serialize_writes else None
         self.write_count = 0
 
     def __getitem__(self, collection: str):
@@ -46,7 +97,7 @@ class Database:
         if self._write_gate is None:
             yield
             return
-        async with self._write_gate:
+        async with self._write_gate.hold():
             yield
 
     async def outside_transaction[T](self, write: Callable[[], Awaitable[T]]) -> T:

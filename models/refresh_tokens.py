@@ -1,12 +1,14 @@
 """Rotating refresh tokens, stored only as SHA-256 hashes and grouped in families.
 
-Each sign-in starts a family; each refresh uses up one token and issues the next
-one in the same family. Presenting a used token means it was stolen (or replayed),
-so the whole family is revoked and the thief's and the owner's sessions both end.
+Each sign-in starts a session (`models.sessions`) whose id is the family; each refresh
+uses up one token and issues the next one in the same family. Presenting a used token
+means it was stolen (or replayed), so the whole family is revoked, and with it the
+session: the thief's and the owner's sessions both end.
 """
 
 import hashlib
 import secrets
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -19,21 +21,30 @@ from models.db import Database
 COLLECTION = "refresh_tokens"
 
 
+@dataclass(frozen=True, slots=True)
+class Used:
+    """What presenting a token came to: the stored token when it was live, or the family to end when it was reused."""
+
+    token: dict[str, Any] | None
+    reused_family: str | None = None
+
+
 def _digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
 async def ensure_indexes(db: Database) -> None:
     await db[COLLECTION].create_index("family")
+    await db[COLLECTION].create_index("userId")
     await db[COLLECTION].create_index("expiresAt", expireAfterSeconds=0)
 
 
-async def issue(db: Database, session: AsyncClientSession, user_id: ObjectId, *, ttl_seconds: int, family: str | None = None) -> str:
+async def issue(db: Database, session: AsyncClientSession, user_id: ObjectId, *, ttl_seconds: int, family: str) -> str:
     token = secrets.token_urlsafe(32)
     now = clock.now()
     await db[COLLECTION].insert_one({
         "_id": _digest(token),
-        "family": family or secrets.token_hex(16),
+        "family": family,
         "userId": user_id,
         "createdAt": now,
         "expiresAt": now + timedelta(seconds=ttl_seconds),
@@ -43,26 +54,25 @@ async def issue(db: Database, session: AsyncClientSession, user_id: ObjectId, *,
     return token
 
 
-async def use(db: Database, session: AsyncClientSession, token: str) -> dict[str, Any] | None:
-    """Mark a live token used and return it; on reuse revoke its family. None means refuse."""
+async def use(db: Database, session: AsyncClientSession, token: str) -> Used:
+    """Mark a live token used; on reuse revoke its family. `Used.token` is None when the token must be refused."""
     stored = await db[COLLECTION].find_one({"_id": _digest(token)}, session=session)
     if stored is None or stored["revoked"] or stored["expiresAt"] <= clock.now():
-        return None
+        return Used(None)
     claimed = await db[COLLECTION].update_one(
         {"_id": stored["_id"], "usedAt": None, "revoked": False},
         {"$set": {"usedAt": clock.now()}}, session=session,
     )
     if claimed.modified_count == 1:
-        return stored
-    await revoke_family(db, session, stored["family"])
-    return None
+        return Used(stored)
+    await revoke_families(db, session, [stored["family"]])
+    return Used(None, reused_family=stored["family"])
 
 
-async def revoke_family_of(db: Database, session: AsyncClientSession, token: str) -> None:
-    stored = await db[COLLECTION].find_one({"_id": _digest(token)}, session=session)
-    if stored is not None:
-        await revoke_family(db, session, stored["family"])
+async def family_of(db: Database, session: AsyncClientSession, token: str) -> str | None:
+    stored = await db[COLLECTION].find_one({"_id": _digest(token)}, {"family": 1}, session=session)
+    return stored and stored["family"]
 
 
-async def revoke_family(db: Database, session: AsyncClientSession, family: str) -> None:
-    await db[COLLECTION].update_many({"family": family}, {"$set": {"revoked": True}}, session=session)
+async def revoke_families(db: Database, session: AsyncClientSession, families: list[str]) -> None:
+    await db[COLLECTION].update_many({"family": {"$in": families}}, {"$set": {"revoked": True}}, session=session)

@@ -7,13 +7,12 @@ from pymongo import ReturnDocument
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.errors import DuplicateKeyError
 
-from models import clock
+from models import clock, roles
 from models.db import Database
 from models.errors import AppError
 from models.ids import object_id
 
 COLLECTION = "users"
-ROLES = ("customer", "contractor", "admin")
 
 
 def email_key(email: str) -> str:
@@ -58,6 +57,16 @@ async def insert(db: Database, session: AsyncClientSession, *, name: str, email:
 
 async def find_by_email(db: Database, email: str, session: AsyncClientSession | None = None) -> dict[str, Any] | None:
     return await db[COLLECTION].find_one({"emailKey": email_key(email)}, session=session)
+
+
+async def find(db: Database, user_id: ObjectId) -> dict[str, Any] | None:
+    """What deciding on a session needs: the stored role and the frozen flag."""
+    return await db[COLLECTION].find_one({"_id": user_id}, {"role": 1, "frozen": 1})
+
+
+def suspended(user: dict[str, Any]) -> bool:
+    """A frozen admin keeps the account but not the admin rights: their tokens are refused until unfrozen."""
+    return roles.is_admin(user["role"]) and bool(user.get("frozen"))
 
 
 async def get(db: Database, user_id: str) -> dict[str, Any]:

@@ -10,11 +10,12 @@ from typing import Any
 from bson import ObjectId
 from pymongo.asynchronous.client_session import AsyncClientSession
 
-from models import ledger, users
+from models import ledger, roles, users
 from models.db import Database
 from models.errors import AppError
 from models.ids import object_id
 from models.pages import page_of
+from models.sessions import SessionsEnded
 
 TOTALS = ("totalEarnings", "totalSpent", "totalWithdrawals")
 
@@ -35,6 +36,24 @@ async def add_to_totals(db: Database, session: AsyncClientSession, user_id: str 
     if unknown := set(increments) - set(TOTALS):
         raise ValueError(f"unknown wallet totals {unknown}")
     await db[ledger.ACCOUNTS].update_one({"_id": ledger.wallet(user_id)}, {"$inc": increments}, session=session)
+
+
+async def freeze(db: Database, user_id: str, frozen: bool, reason: str) -> SessionsEnded | None:
+    """Freeze (or unfreeze) the wallet; the flag is mirrored on the user, where sign-in checks read it.
+
+    Freezing an admin suspends their admin rights at once: the effect returned ends their live
+    sockets, and `Accounts.authenticate` refuses their tokens while the freeze lasts.
+    """
+    key = object_id(user_id, "wallet")
+
+    async def work(session: AsyncClientSession) -> dict[str, Any]:
+        await ledger.set_frozen(db, session, key, frozen, reason)
+        return await db[users.COLLECTION].find_one_and_update({"_id": key}, {"$set": {"frozen": frozen}}, {"role": 1}, session=session)
+
+    user = await db.transaction(work)
+    if frozen and user is not None and roles.is_admin(user["role"]):
+        return SessionsEnded("suspended", user_ids=(str(key),))
+    return None
 
 
 async def adjust(db: Database, user_id: str, amount: int, *, reason: str, admin_id: str) -> dict[str, Any]:

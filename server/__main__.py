@@ -1,19 +1,23 @@
-"""`python -m server [serve | worker | cron | create-admin EMAIL PASSWORD [--name NAME] | audit-ledger | protocol-doc]`."""
+"""`python -m server [serve | worker | cron | create-admin EMAIL PASSWORD [--name NAME] [--promote] | audit-ledger | protocol-doc]`."""
 
 import argparse
 import asyncio
 import sys
 
+import redis.asyncio as aioredis
 from aiohttp import web
 
 from models import users
 from models.accounts import Accounts
 from models.audit import audit
+from models.errors import AppError
+from models.sessions import SessionsEnded
 from server import logs
 from server.app import create_app
 from server.config import Settings
 from server.database import open_database
 from server.protocol_doc import render_into
+from server.revocations import RedisRevocations
 from server.services import auth_policy
 from workers import rq_runner
 
@@ -25,10 +29,40 @@ def serve(settings: Settings) -> None:
     )
 
 
-async def create_admin(settings: Settings, email: str, password: str, name: str | None) -> None:
+async def create_admin(settings: Settings, email: str, password: str, name: str | None, promote: bool) -> bool:
+    """Refuses an existing account unless `promote`; a promotion ends every session the account had, everywhere."""
     async with open_database(settings) as db:
-        admin = await Accounts(db, auth_policy(settings)).create_admin(email=email, password=password, name=name)
-    print(f"admin ready: {users.public(admin)['email']} ({admin['_id']})")
+        try:
+            ready = await Accounts(db, auth_policy(settings)).create_admin(email=email, password=password, name=name, promote=promote)
+        except AppError as refused:
+            print(f"refused: an account with {email} already exists (role {refused.details['role']}). If it is yours and you mean "
+                  "to make it an admin, run again with --promote: its password is replaced and every session it has is ended.",
+                  file=sys.stderr)
+            return False
+    admin = users.public(ready.user)
+    if ready.previous is None:
+        print(f"admin created: {admin['email']} ({admin['id']})")
+        return True
+    closed = await _end_live_sockets(settings, ready.ended)
+    print(f"existing account promoted to admin: {admin['email']} ({admin['id']})\n"
+          f"  it belonged to: {ready.previous['name']!r}, a {ready.previous['role']} since {ready.previous['createdAt']:%Y-%m-%d %H:%M} UTC\n"
+          f"  its password is now the one given here; {len(ready.ended.session_ids)} session(s) ended (refresh tokens revoked); {closed}")
+    return True
+
+
+async def _end_live_sockets(settings: Settings, ended: SessionsEnded) -> str:
+    """Live sockets are held by the server processes: reach them through Redis, or say why none can be open."""
+    if settings.redis_url:
+        redis = aioredis.from_url(settings.redis_url)
+        try:
+            await RedisRevocations(redis).end(ended)
+        finally:
+            await redis.aclose()
+        return "live sockets were told to close on every server process (through Redis)"
+    if settings.embedded_db:
+        return "no socket can be open: the embedded server is stopped while this command runs"
+    return (f"without REDIS_URL this command cannot reach a running server's sockets; any still open keep their old role "
+            f"and close within ACCESS_TOKEN_TTL_SECONDS ({settings.access_token_ttl_seconds} s), after which their tokens are refused")
 
 
 async def audit_ledger(settings: Settings) -> bool:
@@ -49,10 +83,11 @@ def main(argv: list[str]) -> None:
     commands.add_parser("serve", help="run the HTTP + Socket.IO server (the default)")
     commands.add_parser("worker", help="run an RQ worker for the timed jobs (needs MONGODB_URI and REDIS_URL)")
     commands.add_parser("cron", help="enqueue the periodic jobs on schedule (needs MONGODB_URI and REDIS_URL); run one")
-    admin = commands.add_parser("create-admin", help="create an admin, or promote an existing account")
+    admin = commands.add_parser("create-admin", help="create an admin (an existing account only with --promote)")
     admin.add_argument("email")
     admin.add_argument("password")
     admin.add_argument("--name")
+    admin.add_argument("--promote", action="store_true", help="make an existing account an admin: new password, every session ended")
     commands.add_parser("audit-ledger", help="recompute every balance from the ledger; exit 1 on any mismatch")
     commands.add_parser("protocol-doc", help="regenerate the event tables in docs/protocol.md")
     args = parser.parse_args(argv)
@@ -62,7 +97,7 @@ def main(argv: list[str]) -> None:
     if args.command == "create-admin":
         if len(args.password) < 8:
             parser.error("the password must be at least 8 characters")
-        asyncio.run(create_admin(settings, args.email, args.password, args.name))
+        sys.exit(0 if asyncio.run(create_admin(settings, args.email, args.password, args.name, args.promote)) else 1)
     elif args.command == "audit-ledger":
         sys.exit(0 if asyncio.run(audit_ledger(settings)) else 1)
     elif args.command == "protocol-doc":

@@ -12,7 +12,7 @@ from server import file_routes, http_api, stripe_routes
 from server.config import Settings
 from server.events import registry
 from server.services import open_services
-from server.sockets import SocketGateway
+from server.sockets import GuardedServer, PendingSessions, SocketGateway
 from workers.jobs import periodic
 from workers.local import LocalJobs
 from workers.rq_runner import RQJobs
@@ -22,12 +22,12 @@ log = logging.getLogger(__name__)
 MAX_SOCKET_MESSAGE_BYTES = 1_000_000
 
 
-def socket_server(settings: Settings) -> socketio.AsyncServer:
+def socket_server(settings: Settings) -> GuardedServer:
     """With `REDIS_URL`, emits reach sockets held by every server process."""
     manager = socketio.AsyncRedisManager(settings.redis_url) if settings.redis_url else None
-    return socketio.AsyncServer(
+    return GuardedServer(
         async_mode="aiohttp", client_manager=manager, cors_allowed_origins="*",
-        max_http_buffer_size=MAX_SOCKET_MESSAGE_BYTES,
+        max_http_buffer_size=MAX_SOCKET_MESSAGE_BYTES, pending=PendingSessions(settings),
     )
 
 
@@ -47,12 +47,16 @@ def create_app(settings: Settings) -> web.Application:
             app["services"], app["gateway"] = services, gateway
             jobs.start(services, periodic(settings))
             presence = asyncio.create_task(gateway.keep_presence())
+            revocations = asyncio.create_task(services.revocations.listen())
+            await asyncio.wait_for(services.revocations.subscribed.wait(), 10)
             log.info("server ready", extra={
                 "host": settings.host, "port": settings.port, "redis": bool(settings.redis_url),
                 "payments": services.stripe is not None, "jobs": type(jobs).__name__,
             })
             yield
             presence.cancel()
+            revocations.cancel()
+            await services.revocations.aclose()
             await services.presence.retire()
 
     async def drain_sockets(app: web.Application) -> None:

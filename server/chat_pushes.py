@@ -63,5 +63,5 @@ CHAT_ROOM = push("chat:room", RoomResult, "A room you are (or were) in was creat
 PRESENCE = push("presence", PresenceChange, "A user you subscribed to (`presence:subscribe`) came online (first socket) or went offline (last socket).")
 
 
-def member_rooms(room: dict) -> list[str]:
-    return [f"user:{member}" for member in room["members"]]
+def member_rooms(members) -> list[str]:
+    return [f"user:{member}" for member in members]

@@ -11,7 +11,8 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-ALL_ROLES = frozenset({"customer", "contractor", "admin"})
+from models import roles
+from server.rate_limits import WRITES
 Id = Annotated[str, Field(min_length=1, max_length=64)]
 """An object id in a payload; a malformed one is answered as `not_found` by the model."""
 
@@ -33,6 +34,8 @@ class Event:
     payload: type[BaseModel]
     result: type[BaseModel]
     roles: frozenset[str]
+    budget: str | None
+    """The per-user rate budget each call spends (`server.rate_limits`); None for events that only read."""
 
     @property
     def summary(self) -> str:
@@ -51,11 +54,12 @@ class Registry:
     events: dict[str, Event] = field(default_factory=dict)
     pushes: dict[str, Push] = field(default_factory=dict)
 
-    def event(self, name: str, *, payload: type[BaseModel] = NoPayload, result: type[BaseModel], roles: frozenset[str] = ALL_ROLES):
+    def event(self, name: str, *, payload: type[BaseModel] = NoPayload, result: type[BaseModel], roles: frozenset[str] = roles.ALL,
+              budget: str | None = WRITES):
         def register(handler):
             if name in self.events:
                 raise ValueError(f"event {name!r} registered twice")
-            self.events[name] = Event(name, handler, payload, result, frozenset(roles))
+            self.events[name] = Event(name, handler, payload, result, frozenset(roles), budget)
             return handler
         return register
 

@@ -4,8 +4,8 @@ import re
 
 from aiohttp import web
 
-from models import access_tokens, files
-from models.access_tokens import Claims
+from models import files
+from models.accounts import Identity
 from models.errors import AppError, ok
 
 routes = web.RouteTableDef()
@@ -13,16 +13,17 @@ READ_CHUNK_BYTES = 256 * 1024
 SAFE_NAME = re.compile(r"[^\w.\- ]+")
 
 
-def bearer(request: web.Request) -> Claims:
+async def bearer(request: web.Request) -> Identity:
+    """The same check as a socket connect: a valid token whose user exists and whose session is live."""
     header = request.headers.get("Authorization", "")
     token = header.removeprefix("Bearer ") if header.startswith("Bearer ") else None
-    return access_tokens.verify(token, secret=request.app["services"].accounts.policy.jwt_secret)
+    return await request.app["services"].accounts.authenticate(token)
 
 
 @routes.post("/api/files")
 async def upload(request: web.Request) -> web.Response:
     """One multipart part named `file`, at most `MAX_UPLOAD_BYTES`; its type is read from its content."""
-    claims = bearer(request)
+    claims = await bearer(request)
     services = request.app["services"]
     limit = services.settings.max_upload_bytes
     try:
@@ -47,7 +48,7 @@ async def upload(request: web.Request) -> web.Response:
 @routes.get("/api/files/{file_id}")
 async def download(request: web.Request) -> web.StreamResponse:
     """Only to the uploader, the participants of a task it was submitted to, and admins; anyone else gets `not_found`."""
-    claims = bearer(request)
+    claims = await bearer(request)
     stream = await files.open_for(request.app["services"].db, request.match_info["file_id"], claims.user_id, claims.role)
     response = web.StreamResponse(headers={
         "Content-Type": stream.metadata["contentType"], "Content-Length": str(stream.length),

@@ -9,7 +9,11 @@ from typing import Annotated, Literal
 from aiohttp import web
 from pydantic import AfterValidator, BaseModel, Field, ValidationError
 
+from models import roles
+from models.accounts import Client
+from models.sessions import SessionsEnded
 from models.errors import AppError, ok
+from server.client_address import client_address
 from server.events import Payload
 from server.validation import invalid_request
 
@@ -33,7 +37,7 @@ class RegisterBody(Payload):
     name: str = Field(min_length=1, max_length=100)
     email: Email
     password: NewPassword
-    role: Literal["customer", "contractor"]
+    role: Literal[*roles.SELF_REGISTERED]
 
 
 class LoginBody(Payload):
@@ -58,30 +62,44 @@ async def _body[M: BaseModel](request: web.Request, model: type[M]) -> M:
         raise invalid_request(error) from None
 
 
+def _client(request: web.Request) -> Client:
+    settings = request.app["services"].settings
+    return Client(client_address(request, settings.trusted_proxy_hops), request.headers.get("User-Agent"))
+
+
 @routes.post("/api/auth/register")
 async def register(request: web.Request) -> web.Response:
     body = await _body(request, RegisterBody)
-    session = await request.app["services"].accounts.register(**body.model_dump())
+    session = await request.app["services"].accounts.register(**body.model_dump(), client=_client(request))
     return web.json_response(ok(session), status=201)
 
 
 @routes.post("/api/auth/login")
 async def login(request: web.Request) -> web.Response:
     body = await _body(request, LoginBody)
-    session = await request.app["services"].accounts.login(email=body.email, password=body.password, client_ip=request.remote or "unknown")
+    session = await request.app["services"].accounts.login(email=body.email, password=body.password, client=_client(request))
     return web.json_response(ok(session))
 
 
 @routes.post("/api/auth/refresh")
 async def refresh(request: web.Request) -> web.Response:
+    """A reused token ends its session everywhere (its sockets get `session:revoked`) and is refused like any bad one."""
     body = await _body(request, RefreshBody)
-    return web.json_response(ok(await request.app["services"].accounts.refresh(body.refreshToken)))
+    services = request.app["services"]
+    outcome = await services.accounts.refresh(body.refreshToken)
+    if isinstance(outcome, SessionsEnded):
+        await services.revocations.end(outcome)
+    if not isinstance(outcome, dict):
+        raise AppError("invalid_token", "The refresh token is not valid; sign in again.")
+    return web.json_response(ok(outcome))
 
 
 @routes.post("/api/auth/logout")
 async def logout(request: web.Request) -> web.Response:
+    """Ends the session: its refresh tokens are revoked and its live sockets get `session:revoked` and are closed."""
     body = await _body(request, RefreshBody)
-    await request.app["services"].accounts.logout(body.refreshToken)
+    services = request.app["services"]
+    await services.revocations.end(await services.accounts.logout(body.refreshToken))
     return web.json_response(ok({}))
 
 

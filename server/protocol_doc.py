@@ -11,7 +11,8 @@ from typing import Any
 import handlers  # noqa: F401  (registers every event)
 import server.sockets  # noqa: F401  (declares the connection-level pushes)
 from models.errors import ERROR_CODES
-from server.events import ALL_ROLES, Registry, registry
+from models import roles
+from server.events import Registry, registry
 
 START, END = "<!-- registry:start -->", "<!-- registry:end -->"
 CONSTRAINTS = {
@@ -24,8 +25,9 @@ def render(source: Registry = registry) -> str:
     objects: dict[str, dict[str, Any]] = {}
     lines = [START, "", "## Client → server events", ""]
     for spec in sorted(source.events.values(), key=lambda spec: spec.name):
-        roles = "any signed-in user" if spec.roles == ALL_ROLES else ", ".join(sorted(spec.roles))
-        lines += [f"### `{spec.name}`", "", spec.summary, "", f"Who: {roles}.", "", "Payload:", "",
+        who = "any signed-in user" if spec.roles == roles.ALL else ", ".join(sorted(spec.roles))
+        budget = f"the `{spec.budget}` budget" if spec.budget else "none (reads only)"
+        lines += [f"### `{spec.name}`", "", spec.summary, "", f"Who: {who}.", "", f"Rate limit: {budget}.", "", "Payload:", "",
                   *_fields(spec.payload.model_json_schema(), objects), "", "Ack `data`:", "",
                   *_fields(spec.result.model_json_schema(), objects), ""]
     lines += ["## Server → client events", ""]

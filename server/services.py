@@ -15,6 +15,8 @@ from server.config import Settings
 from server.data_dir import jwt_secret
 from server.database import open_database
 from server.presence import LocalPresence, RedisPresence
+from server.rate_limits import RateLimits
+from server.revocations import LocalRevocations, RedisRevocations
 from server.stripe_api import StripeApi
 
 
@@ -41,6 +43,8 @@ class Services:
     jobs: Jobs
     chat: ChatRuntime
     presence: LocalPresence | RedisPresence
+    limits: RateLimits
+    revocations: LocalRevocations | RedisRevocations
 
     async def emit_to_user(self, user_id: str, event: str, data: Any) -> None:
         """Reaches every socket of the user, on every server process (through Redis when configured)."""
@@ -79,7 +83,9 @@ async def open_services(settings: Settings, sio: Emitter, jobs: Jobs, *, prepare
         async with open_database(settings, prepare=prepare_database) as db:
             try:
                 presence = RedisPresence(redis, settings.presence_heartbeat_seconds) if redis is not None else LocalPresence()
-                yield Services(settings, db, Accounts(db, auth_policy(settings)), sio, redis, stripe, jobs, ChatRuntime(settings), presence)
+                revocations = RedisRevocations(redis) if redis is not None else LocalRevocations()
+                yield Services(settings, db, Accounts(db, auth_policy(settings)), sio, redis, stripe, jobs, ChatRuntime(), presence,
+                               RateLimits(settings), revocations)
             finally:
                 await jobs.stop()
     finally:

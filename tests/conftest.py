@@ -6,6 +6,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 import time
 import uuid
 
@@ -15,7 +16,7 @@ import redis
 import socketio
 
 from tests.fake_stripe import FakeStripe
-from tests.servers import ServerProcess, free_port
+from tests.servers import ROOT, ServerProcess, free_port
 
 WEBHOOK_SECRET = "whsec_test_secret"
 ADMIN = {"email": "admin@example.com", "password": "admin password"}
@@ -55,6 +56,20 @@ def server(fake_stripe):
         process.remove()
 
 
+@pytest.fixture
+def own_server():
+    """Start servers of the test's own (`own_server(SETTING="value")`), removed with their data afterwards."""
+    servers: list[ServerProcess] = []
+
+    def start(**env: str) -> ServerProcess:
+        servers.append(ServerProcess(env=env).start())
+        return servers[-1]
+
+    yield start
+    for process in servers:
+        process.remove()
+
+
 @pytest.fixture(scope="session")
 def redis_url():
     """`REDIS_URL`, else the machine's 127.0.0.1:6379, else a `redis-server` started for the session."""
@@ -81,6 +96,17 @@ def redis_url():
     yield url
     process.terminate()
     process.wait()
+
+
+@pytest.fixture(scope="session")
+def mongodb_uri():
+    """A standalone engine process, shared by the servers of tests that need a database outside any one server
+    (RQ workers, several web processes, killed servers); each server still gets a database of its own."""
+    engine = subprocess.Popen([sys.executable, "-m", "server.embedded_mongo"], cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    port = int(engine.stdout.readline())
+    yield f"mongodb://127.0.0.1:{port}/?directConnection=true"
+    engine.stdin.close()
+    engine.wait(10)
 
 
 def unique_email(prefix: str = "user") -> str:

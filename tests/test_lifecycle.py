@@ -7,20 +7,6 @@ import signal
 import pytest
 
 from tests.conftest import call, connect, post, register, unique_email
-from tests.servers import ServerProcess
-
-
-@pytest.fixture
-def own_server():
-    servers: list[ServerProcess] = []
-
-    def start(**env: str) -> ServerProcess:
-        servers.append(ServerProcess(env=env).start())
-        return servers[-1]
-
-    yield start
-    for process in servers:
-        process.remove()
 
 
 @pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGINT])
@@ -83,7 +69,7 @@ async def test_create_admin_promotes_an_existing_account(own_server):
     server = own_server()
     account = await register(server.url, role="contractor")
     server.stop()
-    assert server.run_cli("create-admin", account["user"]["email"].upper(), "new-admin-password").returncode == 0
+    assert server.run_cli("create-admin", account["user"]["email"].upper(), "new-admin-password", "--promote").returncode == 0
     server.start()
     status, answer = await post(server.url, "/api/auth/login", {"email": account["user"]["email"], "password": "new-admin-password"})
     assert (status, answer["data"]["user"]["role"], answer["data"]["user"]["id"]) == (200, "admin", account["user"]["id"])

@@ -1,7 +1,11 @@
-"""Redis mode: pushes reach a user's sockets held by another server process."""
+"""Redis mode: pushes reach a user's sockets held by another server process.
+
+Several web processes share one database (`MONGODB_URI`, as in production) and Redis.
+"""
 
 import asyncio
 import signal
+import uuid
 
 import aiohttp
 
@@ -12,14 +16,15 @@ from tests.money import Pushes
 from tests.servers import ServerProcess
 
 
-def redis_server(redis_url: str) -> ServerProcess:
-    """Shares Redis and the JWT secret with the others; has its own embedded database."""
-    return ServerProcess(env={"REDIS_URL": redis_url, "PRESENCE_HEARTBEAT_SECONDS": "0.5"})
+def redis_server(redis_url: str, mongodb_uri: str, database: str) -> ServerProcess:
+    """Shares Redis, the database and the JWT secret with the others."""
+    return ServerProcess(env={"REDIS_URL": redis_url, "MONGODB_URI": mongodb_uri, "PRESENCE_HEARTBEAT_SECONDS": "0.5"}, database=database)
 
 
 @pytest.fixture(scope="module")
-def two_servers(redis_url):
-    servers = [redis_server(redis_url).start() for _ in range(2)]
+def two_servers(redis_url, mongodb_uri):
+    database = f"test_{uuid.uuid4().hex[:12]}"
+    servers = [redis_server(redis_url, mongodb_uri, database).start() for _ in range(2)]
     yield servers
     for process in servers:
         process.remove()
@@ -66,9 +71,9 @@ async def test_chat_messages_and_presence_cross_processes(two_servers):
     await asyncio.gather(*(client.disconnect() for client in (watcher_on_first, watcher_on_second, sender_on_second)))
 
 
-async def test_users_of_a_crashed_process_go_offline_once_its_heartbeat_expires(two_servers, redis_url):
+async def test_users_of_a_crashed_process_go_offline_once_its_heartbeat_expires(two_servers, redis_url, mongodb_uri):
     first, _ = two_servers
-    doomed = redis_server(redis_url).start()
+    doomed = redis_server(redis_url, mongodb_uri, first.database).start()
     try:
         sender, watcher = await register(first.url), await register(first.url)
         watcher_on_first = await connect(first.url, watcher["accessToken"])

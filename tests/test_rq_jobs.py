@@ -6,8 +6,6 @@ RQ workers need a database shared with the server, so this module runs the serve
 
 import asyncio
 import signal
-import subprocess
-import sys
 import uuid
 
 import pytest
@@ -16,16 +14,7 @@ from pymongo import MongoClient
 from tests.conftest import connect, money_server
 from tests.marketplace import unanswered_offer_expires
 from tests.money import admin_socket, eventually, funded_contractor, ok, transfer_retried_until_paid
-from tests.servers import ROOT, ServerProcess
-
-
-@pytest.fixture(scope="module")
-def mongodb_uri():
-    engine = subprocess.Popen([sys.executable, "-m", "server.embedded_mongo"], cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-    port = int(engine.stdout.readline())
-    yield f"mongodb://127.0.0.1:{port}/?directConnection=true"
-    engine.stdin.close()
-    engine.wait(10)
+from tests.servers import ServerProcess
 
 
 @pytest.fixture(scope="module")

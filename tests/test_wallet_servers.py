@@ -34,7 +34,8 @@ async def test_without_stripe_keys_payment_events_answer_payments_unavailable(un
 
 
 async def test_200_concurrent_spends_never_overdraw_and_the_audit_is_clean_after(fake_stripe):
-    process = money_server(fake_stripe)
+    """A race on one wallet, not a rate-limit test: the per-user write budget is lifted so all 200 reach the ledger."""
+    process = money_server(fake_stripe, WRITES_PER_SECOND="1000", WRITES_PER_MINUTE="10000")
     try:
         process.start()
         admin = await admin_socket(process.url)
