@@ -26,8 +26,12 @@ import aiohttp
 from bench.loadgen import LOAD_FROM_ONE_ADDRESS, Socket, open_socket
 from tests.servers import JWT_SECRET, ROOT, ServerProcess
 
-BENCH_ENV = {"LOG_LEVEL": "WARNING", "ACCESS_TOKEN_TTL_SECONDS": "3600", "CHAT_MESSAGES_PER_WINDOW": "1000000",
-             "JWT_SECRET": JWT_SECRET} | LOAD_FROM_ONE_ADDRESS
+BENCH_ENV = {
+    "LOG_LEVEL": "WARNING",
+    "ACCESS_TOKEN_TTL_SECONDS": "3600",
+    "CHAT_MESSAGES_PER_WINDOW": "1000000",
+    "JWT_SECRET": JWT_SECRET,
+} | LOAD_FROM_ONE_ADDRESS
 
 
 class Delivery:
@@ -67,9 +71,15 @@ async def measure(args, delivery: Delivery, sockets: list[Socket], rooms: list[s
     await asyncio.sleep(1)
     elapsed = time.perf_counter() - began - 1
     ordered = sorted(delivery.latencies)
-    return {"clients": len(sockets), "roomSize": args.room_size, "senders": len(senders), "sent/s": round(sent / elapsed),
-            "delivered/s": round(len(ordered) / elapsed), "p50 ms": round(ordered[len(ordered) // 2] * 1000, 1),
-            "p99 ms": round(ordered[int(len(ordered) * 0.99)] * 1000, 1)}
+    return {
+        "clients": len(sockets),
+        "roomSize": args.room_size,
+        "senders": len(senders),
+        "sent/s": round(sent / elapsed),
+        "delivered/s": round(len(ordered) / elapsed),
+        "p50 ms": round(ordered[len(ordered) // 2] * 1000, 1),
+        "p99 ms": round(ordered[int(len(ordered) * 0.99)] * 1000, 1),
+    }
 
 
 async def bare(args) -> dict:
@@ -95,7 +105,9 @@ async def bare(args) -> dict:
 @contextlib.contextmanager
 def shared_engine():
     """Several web processes need one database outside any of them: a standalone engine process."""
-    engine = subprocess.Popen([sys.executable, "-m", "server.embedded_mongo"], cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    engine = subprocess.Popen(
+        [sys.executable, "-m", "server.infra.embedded_mongo"], cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
     try:
         yield f"mongodb://127.0.0.1:{int(engine.stdout.readline())}/?directConnection=true"
     finally:
@@ -126,7 +138,7 @@ async def _ours(args, processes: int, redis_url: str | None, env: dict[str, str]
             rooms, senders = [], []
             for start in range(0, args.clients, args.room_size):
                 creator = sockets[start]
-                members = [account["user"]["id"] for account in accounts[start + 1: start + args.room_size]]
+                members = [account["user"]["id"] for account in accounts[start + 1 : start + args.room_size]]
                 if args.room_size == 2:
                     answer = await creator.call("chat:open", {"userId": members[0]})
                 else:

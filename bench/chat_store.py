@@ -19,7 +19,7 @@ from pymongo import AsyncMongoClient
 from models import chat_messages, chat_rooms, users
 from models.db import Database
 from models.indexes import ensure_all
-from server.embedded_mongo import embedded_mongo
+from server.infra.embedded_mongo import embedded_mongo
 
 
 async def main(args) -> None:

@@ -27,9 +27,15 @@ MODES = {
 
 
 async def account(http: aiohttp.ClientSession, base: str, name: str) -> str:
-    async with http.post(base + "/api/auth/register", json={
-        "name": name, "email": f"{name}-{time.time_ns()}@example.com", "password": "bench-password", "role": "customer",
-    }) as response:
+    async with http.post(
+        base + "/api/auth/register",
+        json={
+            "name": name,
+            "email": f"{name}-{time.time_ns()}@example.com",
+            "password": "bench-password",
+            "role": "customer",
+        },
+    ) as response:
         return (await response.json())["data"]["accessToken"]
 
 
@@ -80,9 +86,13 @@ async def measure(mode: str, env: dict[str, str], args) -> dict:
             for reader in readers:
                 reader.cancel()
         return {
-            "mode": mode, "idle p50 ms": round(idle.percentile(0.5), 1), "idle p99 ms": round(idle.percentile(0.99), 1),
-            "flooded p50 ms": round(during.percentile(0.5), 1), "flooded p99 ms": round(during.percentile(0.99), 1),
-            "p99 ratio": round(during.percentile(0.99) / idle.percentile(0.99), 2), "flooder outcomes": outcomes,
+            "mode": mode,
+            "idle p50 ms": round(idle.percentile(0.5), 1),
+            "idle p99 ms": round(idle.percentile(0.99), 1),
+            "flooded p50 ms": round(during.percentile(0.5), 1),
+            "flooded p99 ms": round(during.percentile(0.99), 1),
+            "p99 ratio": round(during.percentile(0.99) / idle.percentile(0.99), 2),
+            "flooder outcomes": outcomes,
             "flood drained after probes (s)": round(time.perf_counter() - started, 1),
         }
     finally:

@@ -32,7 +32,9 @@ async def flow(customer, contractor, admin, timings: dict[str, list[float]]) -> 
 
     task = (await step("task:create", customer, {"title": "Bench task", "description": "Measured.", "budget": 1_000, "autoStart": True}))["task"]
     application = (await step("task:apply", contractor, {"taskId": task["id"], "message": "On it."}))["application"]
-    offer = (await step("offer:send", customer, {"applicationId": application["id"], "amount": 1_000, "timeline": "1 day", "description": "All"}))["offer"]
+    offer = (await step("offer:send", customer, {"applicationId": application["id"], "amount": 1_000, "timeline": "1 day", "description": "All"}))[
+        "offer"
+    ]
     await step("offer:accept", contractor, {"offerId": offer["id"]})
     await step("task:submit", contractor, {"taskId": task["id"], "note": "Done."})
     request = (await step("task:complete", customer, {"taskId": task["id"]}))["request"]
@@ -57,7 +59,10 @@ async def main(args) -> None:
         await asyncio.gather(admin.disconnect(), *(client.disconnect() for pair in pairs for client in pair))
         audited = audit(server)
     report = {
-        "pairs": args.pairs, "seconds": round(elapsed, 1), "flows": flows, "flows/s": round(flows / elapsed, 2),
+        "pairs": args.pairs,
+        "seconds": round(elapsed, 1),
+        "flows": flows,
+        "flows/s": round(flows / elapsed, 2),
         "audit": audited,
         "steps": {name: _percentiles(timings[name]) for name in STEPS},
     }

@@ -24,7 +24,7 @@ from pymongo import AsyncMongoClient
 from bench.money_server import audit, bench_server
 from models.db import Database
 from models.indexes import ensure_all
-from server.embedded_mongo import embedded_mongo
+from server.infra.embedded_mongo import embedded_mongo
 from tests.conftest import call
 from tests.marketplace import funded_customer, task_with_application
 from tests.money import funded_contractor
@@ -43,6 +43,7 @@ async def withdrawal_pairs(base: str, admin, count: int) -> list:
             approved = await call(admin, "admin:withdrawal:approve", {"requestId": asked["data"]["requestId"]})
             assert approved["data"]["request"]["status"] == "paid", approved
             return True
+
         return run
 
     return [cycle(contractor) for contractor in contractors], contractors
@@ -60,10 +61,13 @@ async def offer_pairs(base: str, admin, count: int) -> list:
                 if not queued:
                     return False
                 _, application, contractor = queued.pop()
-                sent = await call(customer, "offer:send", {"applicationId": application["id"], "amount": AMOUNT, "timeline": "1 day", "description": "bench"})
+                sent = await call(
+                    customer, "offer:send", {"applicationId": application["id"], "amount": AMOUNT, "timeline": "1 day", "description": "bench"}
+                )
                 accepted = await call(contractor, "offer:accept", {"offerId": sent["data"]["offer"]["id"]})
                 assert accepted["ok"], accepted
                 return True
+
             return run
 
         cycles.append(cycle())
@@ -98,7 +102,9 @@ async def bare_pymongo(args) -> dict:
         customer, contractor = ObjectId(), ObjectId()
         await db.users.insert_one({"_id": contractor, "payouts": {"accountId": "acct_bench", "payoutsEnabled": True}})
         for user in (customer, contractor):
-            await db.ledger_accounts.insert_one({"_id": f"wallet:{user}", "kind": "wallet", "currency": "usd", "balance": FUNDS, "held": 0, "frozen": False})
+            await db.ledger_accounts.insert_one(
+                {"_id": f"wallet:{user}", "kind": "wallet", "currency": "usd", "balance": FUNDS, "held": 0, "frozen": False}
+            )
         if args.flow == "offer":
             queued = [await _open_task(db, customer, contractor) for _ in range(args.pairs * TASKS_PER_PAIR)]
         latencies: list[float] = []
@@ -137,21 +143,39 @@ def _offer_transactions(db, customer: ObjectId, contractor: ObjectId, task_id: O
     async def send(s):
         await db.applications.find_one({"_id": application_id}, session=s)
         await db.tasks.find_one({"_id": task_id}, session=s)
-        await db.tasks.find_one_and_update({"_id": task_id, "status": {"$in": ["open"]}, "pendingOfferId": None}, {"$set": {"pendingOfferId": offer_id}}, session=s)
+        await db.tasks.find_one_and_update(
+            {"_id": task_id, "status": {"$in": ["open"]}, "pendingOfferId": None}, {"$set": {"pendingOfferId": offer_id}}, session=s
+        )
         await _ledger(db, s, f"offer-hold:{offer_id}", [(wallet, "balance", -charge), (wallet, "held", charge)])
-        await db.offers.insert_one({"_id": offer_id, "taskId": task_id, "applicationId": application_id, "customerId": customer,
-                                    "contractorId": contractor, "totalCharge": charge, "status": "pending"}, session=s)
+        await db.offers.insert_one(
+            {
+                "_id": offer_id,
+                "taskId": task_id,
+                "applicationId": application_id,
+                "customerId": customer,
+                "contractorId": contractor,
+                "totalCharge": charge,
+                "status": "pending",
+            },
+            session=s,
+        )
         await db.applications.update_one({"_id": application_id}, {"$set": {"status": "offered"}}, session=s)
 
     async def accept(s):
-        await db.offers.find_one_and_update({"_id": offer_id, "status": "pending", "contractorId": contractor}, {"$set": {"status": "accepted"}}, session=s)
+        await db.offers.find_one_and_update(
+            {"_id": offer_id, "status": "pending", "contractorId": contractor}, {"$set": {"status": "accepted"}}, session=s
+        )
         await _ledger(db, s, f"offer-capture:{offer_id}", [(wallet, "held", -charge), ("platform:escrow", "balance", charge)])
         await db.tasks.find_one({"_id": task_id}, session=s)
-        await db.tasks.find_one_and_update({"_id": task_id, "status": {"$in": ["open"]}, "pendingOfferId": offer_id},
-                                           {"$set": {"status": "assigned", "contractorId": contractor, "offerId": offer_id, "pendingOfferId": None}}, session=s)
+        await db.tasks.find_one_and_update(
+            {"_id": task_id, "status": {"$in": ["open"]}, "pendingOfferId": offer_id},
+            {"$set": {"status": "assigned", "contractorId": contractor, "offerId": offer_id, "pendingOfferId": None}},
+            session=s,
+        )
         await db.applications.update_one({"_id": application_id}, {"$set": {"status": "accepted"}}, session=s)
-        await db.applications.update_many({"taskId": task_id, "_id": {"$ne": application_id}, "status": {"$in": ["pending", "offered"]}},
-                                          {"$set": {"status": "closed"}}, session=s)
+        await db.applications.update_many(
+            {"taskId": task_id, "_id": {"$ne": application_id}, "status": {"$in": ["pending", "offered"]}}, {"$set": {"status": "closed"}}, session=s
+        )
 
     return [send, accept]
 
@@ -192,8 +216,11 @@ async def _ledger(db, s, key: str, entries: list[tuple[str, str, int]]) -> None:
 
 def _rates(latencies: list[float], seconds: float) -> dict:
     ordered = sorted(latencies)
-    return {"cycles/s": round(len(ordered) / seconds, 1), "p50 ms": round(ordered[len(ordered) // 2] * 1000, 1),
-            "p99 ms": round(ordered[int(len(ordered) * 0.99)] * 1000, 1)}
+    return {
+        "cycles/s": round(len(ordered) / seconds, 1),
+        "p50 ms": round(ordered[len(ordered) // 2] * 1000, 1),
+        "p99 ms": round(ordered[int(len(ordered) * 0.99)] * 1000, 1),
+    }
 
 
 async def main(args) -> None:

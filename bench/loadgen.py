@@ -78,9 +78,12 @@ class Result:
 
     def row(self) -> dict:
         return {
-            "connections": self.connections, "events": len(self.latencies),
-            "events_per_s": round(self.events_per_second), "p50_ms": round(self.percentile(0.50), 2),
-            "p99_ms": round(self.percentile(0.99), 2), "mean_ms": round(statistics.fmean(self.latencies) * 1000, 2) if self.latencies else None,
+            "connections": self.connections,
+            "events": len(self.latencies),
+            "events_per_s": round(self.events_per_second),
+            "p50_ms": round(self.percentile(0.50), 2),
+            "p99_ms": round(self.percentile(0.99), 2),
+            "mean_ms": round(statistics.fmean(self.latencies) * 1000, 2) if self.latencies else None,
         }
 
 

@@ -23,9 +23,16 @@ USERS = 50
 def register_users(base_url: str) -> list[str]:
     tokens = []
     for index in range(USERS):
-        answer = requests.post(base_url + "/api/auth/register", json={
-            "name": f"Bench {index}", "email": f"bench-{index}@example.com", "password": "bench-password", "role": "customer",
-        }, timeout=10).json()
+        answer = requests.post(
+            base_url + "/api/auth/register",
+            json={
+                "name": f"Bench {index}",
+                "email": f"bench-{index}@example.com",
+                "password": "bench-password",
+                "role": "customer",
+            },
+            timeout=10,
+        ).json()
         tokens.append(answer["data"]["accessToken"])
     return tokens
 
@@ -41,7 +48,14 @@ async def measure(server: ServerProcess, tokens: list[str | None], events: list[
         for event in events:
             await swarm.drive(event, {}, active=args.active, seconds=2)
             result = await swarm.drive(event, {}, active=args.active, seconds=args.seconds)
-            rows.append({"event": event, **result.row(), "rss_kib_per_socket": round(per_socket / 1024, 1), "rss_mib_total": round(server.rss_bytes() / 2**20)})
+            rows.append(
+                {
+                    "event": event,
+                    **result.row(),
+                    "rss_kib_per_socket": round(per_socket / 1024, 1),
+                    "rss_mib_total": round(server.rss_bytes() / 2**20),
+                }
+            )
     finally:
         await swarm.close()
     return rows

@@ -53,14 +53,29 @@ async def main(base: str, admin_email: str, admin_password: str) -> dict:
     admin = await client(base, "admin", admin_session["accessToken"])
     try:
         await ask(admin, "admin", "admin:wallet:adjust", {"userId": customer_session["user"]["id"], "amount": 20_000, "reason": "walkthrough credit"})
-        task = (await ask(customer, "customer", "task:create", {"title": "Assemble a bookshelf", "description": "IKEA Billy, tools provided.",
-                                                                "budget": 10_000, "tags": ["furniture"]}))["task"]
+        task = (
+            await ask(
+                customer,
+                "customer",
+                "task:create",
+                {"title": "Assemble a bookshelf", "description": "IKEA Billy, tools provided.", "budget": 10_000, "tags": ["furniture"]},
+            )
+        )["task"]
         found = await ask(contractor, "contractor", "task:list", {"status": "open", "tags": ["furniture"]})
         assert task["id"] in [listed["id"] for listed in found["tasks"]]
         application = (await ask(contractor, "contractor", "task:apply", {"taskId": task["id"], "message": "I can come on Saturday."}))["application"]
-        offer = (await ask(customer, "customer", "offer:send", {"applicationId": application["id"], "amount": 10_000,
-                                                                "timeline": "Saturday", "description": "Assembly and wall mounting"}))["offer"]
-        print(f"           offer: {offer['amount']} + fee {offer['platformFee']} = {offer['totalCharge']} held; contractor gets {offer['contractorPayout']}")
+        offer = (
+            await ask(
+                customer,
+                "customer",
+                "offer:send",
+                {"applicationId": application["id"], "amount": 10_000, "timeline": "Saturday", "description": "Assembly and wall mounting"},
+            )
+        )["offer"]
+        print(
+            f"           offer: {offer['amount']} + fee {offer['platformFee']} = {offer['totalCharge']} held; "
+            f"contractor gets {offer['contractorPayout']}"
+        )
         await ask(contractor, "contractor", "offer:accept", {"offerId": offer["id"]})
         await ask(contractor, "contractor", "task:start", {"taskId": task["id"]})
         await ask(contractor, "contractor", "task:submit", {"taskId": task["id"], "note": "Done and mounted."})

@@ -5,13 +5,13 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, Field, StrictBool, StrictInt
 
 from handlers.tasks import Cancel, CancelResult, cancel_task
-from handlers.wallet import PageQuery, Pagination
 from models import completions, roles, tasks, wallets, withdrawals
-from server import pushes, task_pushes
-from server.events import Payload, event
+from server import pushes
+from server.gateway.dispatch import EventContext
+from server.gateway.events import Payload, event
+from server.gateway.shapes import CompletionRequest, PageQuery, Pagination, Task, Wallet, WithdrawalRequest, WithdrawalResult
 from workers import payouts as payout_jobs
 
-ADMINS = roles.ADMINS
 ObjectIdString = Annotated[str, Field(min_length=24, max_length=24)]
 
 
@@ -24,17 +24,17 @@ class CompletionsQuery(PageQuery):
 
 
 class CompletionsPage(BaseModel):
-    requests: list[pushes.CompletionRequest]
+    requests: list[CompletionRequest]
     pagination: Pagination
 
 
 class CompletionDecision(BaseModel):
-    request: pushes.CompletionRequest
-    task: task_pushes.Task
+    request: CompletionRequest
+    task: Task
 
 
 class WithdrawalsPage(BaseModel):
-    requests: list[pushes.WithdrawalRequest]
+    requests: list[WithdrawalRequest]
     pagination: Pagination
 
 
@@ -60,87 +60,92 @@ def _not_zero(amount: int) -> int:
 
 class AdjustPayload(Payload):
     userId: ObjectIdString
-    amount: Annotated[StrictInt, AfterValidator(_not_zero)] = Field(description="cents, not zero; positive credits the wallet, negative debits it (never below zero)")
+    amount: Annotated[StrictInt, AfterValidator(_not_zero)] = Field(
+        description="cents, not zero; positive credits the wallet, negative debits it (never below zero)"
+    )
     reason: str = Field(min_length=1, max_length=500)
 
 
 class WalletResult(BaseModel):
     userId: str
-    wallet: pushes.Wallet
+    wallet: Wallet
 
 
-@event("admin:withdrawals", payload=WithdrawalsQuery, result=WithdrawalsPage, roles=ADMINS, budget=None)
-async def list_withdrawals(ctx, payload: WithdrawalsQuery) -> dict:
+@event("admin:withdrawals", payload=WithdrawalsQuery, result=WithdrawalsPage, who=roles.ADMINS, budget=None)
+async def list_withdrawals(ctx: EventContext, payload: WithdrawalsQuery) -> dict:
     """Withdrawal requests, newest first, optionally of one status (`pending` is the approval queue)."""
     return await withdrawals.listing(ctx.services.db, status=payload.status, page=payload.page, limit=payload.limit)
 
 
-@event("admin:withdrawal:approve", payload=RequestRef, result=pushes.WithdrawalResult, roles=ADMINS)
-async def approve_withdrawal(ctx, payload: RequestRef) -> dict:
+@event("admin:withdrawal:approve", payload=RequestRef, result=WithdrawalResult, who=roles.ADMINS)
+async def approve_withdrawal(ctx: EventContext, payload: RequestRef) -> dict:
     """Approve and pay out: the ack carries the request after the first transfer attempt (`paid`, or `approved` while retries run)."""
     services = ctx.services
     services.require_payments()
     request, payout = await withdrawals.approve(services.db, payload.requestId, ctx.user_id, lease_seconds=services.settings.payout_lease_seconds)
-    await pushes.admin_queue(services, "withdrawal", "resolved", withdrawals.public(request))
-    await pushes.withdrawal_changed(services, request, balances_moved=True)
+    await pushes.money.admin_queue(services, "withdrawal", "resolved", withdrawals.public(request))
+    await pushes.money.withdrawal_changed(services, request, balances_moved=True)
     settled = await payout_jobs.transfer(services, payout)
     return {"request": withdrawals.public(settled or request)}
 
 
-@event("admin:withdrawal:reject", payload=RejectPayload, result=pushes.WithdrawalResult, roles=ADMINS)
-async def reject_withdrawal(ctx, payload: RejectPayload) -> dict:
+@event("admin:withdrawal:reject", payload=RejectPayload, result=WithdrawalResult, who=roles.ADMINS)
+async def reject_withdrawal(ctx: EventContext, payload: RejectPayload) -> dict:
     """Refuse a pending request; the held amount returns to the contractor's available balance."""
     request = await withdrawals.reject(ctx.services.db, payload.requestId, ctx.user_id, payload.reason)
-    await pushes.admin_queue(ctx.services, "withdrawal", "resolved", withdrawals.public(request))
-    await pushes.withdrawal_changed(ctx.services, request, balances_moved=True)
+    await pushes.money.admin_queue(ctx.services, "withdrawal", "resolved", withdrawals.public(request))
+    await pushes.money.withdrawal_changed(ctx.services, request, balances_moved=True)
     return {"request": withdrawals.public(request)}
 
 
-@event("admin:wallet:freeze", payload=FreezePayload, result=WalletResult, roles=ADMINS)
-async def freeze_wallet(ctx, payload: FreezePayload) -> dict:
-    """Freeze (or unfreeze) a user's wallet: frozen, it still receives but cannot spend, hold or withdraw. A frozen admin loses admin rights at once (`session:revoked`) until unfrozen."""
+@event("admin:wallet:freeze", payload=FreezePayload, result=WalletResult, who=roles.ADMINS)
+async def freeze_wallet(ctx: EventContext, payload: FreezePayload) -> dict:
+    """Freeze (or unfreeze) a user's wallet: frozen, it still receives but cannot spend, hold or withdraw.
+
+    A frozen admin loses admin rights at once (`session:revoked`) until unfrozen.
+    """
     await ctx.services.revocations.end(await wallets.freeze(ctx.services.db, payload.userId, payload.frozen, payload.reason))
-    await pushes.wallet_changed(ctx.services, payload.userId)
-    return {"userId": payload.userId, "wallet": await wallets.summary(ctx.services.db, payload.userId)}
+    await pushes.money.wallet_changed(ctx.services, payload.userId)
+    return {"userId": payload.userId, "wallet": await wallets.summary(ctx.services.db, None, payload.userId)}
 
 
-@event("admin:wallet:adjust", payload=AdjustPayload, result=WalletResult, roles=ADMINS)
-async def adjust_wallet(ctx, payload: AdjustPayload) -> dict:
+@event("admin:wallet:adjust", payload=AdjustPayload, result=WalletResult, who=roles.ADMINS)
+async def adjust_wallet(ctx: EventContext, payload: AdjustPayload) -> dict:
     """Book a correction or goodwill credit (an `adjustment` transaction recording the admin and the reason)."""
     await wallets.adjust(ctx.services.db, payload.userId, payload.amount, reason=payload.reason, admin_id=ctx.user_id)
-    await pushes.wallet_changed(ctx.services, payload.userId)
-    return {"userId": payload.userId, "wallet": await wallets.summary(ctx.services.db, payload.userId)}
+    await pushes.money.wallet_changed(ctx.services, payload.userId)
+    return {"userId": payload.userId, "wallet": await wallets.summary(ctx.services.db, None, payload.userId)}
 
 
-@event("admin:completions", payload=CompletionsQuery, result=CompletionsPage, roles=ADMINS, budget=None)
-async def list_completions(ctx, payload: CompletionsQuery) -> dict:
+@event("admin:completions", payload=CompletionsQuery, result=CompletionsPage, who=roles.ADMINS, budget=None)
+async def list_completions(ctx: EventContext, payload: CompletionsQuery) -> dict:
     """Completion requests, newest first, optionally of one status (`pending` is the approval queue)."""
     return await completions.listing(ctx.services.db, status=payload.status, page=payload.page, limit=payload.limit)
 
 
-@event("admin:completion:approve", payload=RequestRef, result=CompletionDecision, roles=ADMINS)
-async def approve_completion(ctx, payload: RequestRef) -> dict:
+@event("admin:completion:approve", payload=RequestRef, result=CompletionDecision, who=roles.ADMINS)
+async def approve_completion(ctx: EventContext, payload: RequestRef) -> dict:
     """Approve: escrow pays the contractor `contractorPayout` and the platform its fees; task and offer become `completed`."""
     request, task = await completions.approve(ctx.services.db, payload.requestId, ctx.user_id)
-    await pushes.wallet_changed(ctx.services, task["contractorId"])
+    await pushes.money.wallet_changed(ctx.services, task["contractorId"])
     return await _decided(ctx, request, task)
 
 
-@event("admin:completion:reject", payload=RejectPayload, result=CompletionDecision, roles=ADMINS)
-async def reject_completion(ctx, payload: RejectPayload) -> dict:
+@event("admin:completion:reject", payload=RejectPayload, result=CompletionDecision, who=roles.ADMINS)
+async def reject_completion(ctx: EventContext, payload: RejectPayload) -> dict:
     """Send the task back to `in_progress` with the reason; the contractor can submit again."""
     request, task = await completions.reject(ctx.services.db, payload.requestId, ctx.user_id, payload.reason)
     return await _decided(ctx, request, task)
 
 
-async def _decided(ctx, request: dict, task: dict) -> dict:
+async def _decided(ctx: EventContext, request: dict, task: dict) -> dict:
     view = completions.public(request)
-    await pushes.admin_queue(ctx.services, "completion", "resolved", view)
-    await task_pushes.task_updated(ctx.services, task)
+    await pushes.money.admin_queue(ctx.services, "completion", "resolved", view)
+    await pushes.tasks.task_updated(ctx.services, task)
     return {"request": view, "task": tasks.public(task)}
 
 
-@event("admin:task:cancel", payload=Cancel, result=CancelResult, roles=ADMINS)
-async def cancel_any_task(ctx, payload: Cancel) -> dict:
+@event("admin:task:cancel", payload=Cancel, result=CancelResult, who=roles.ADMINS)
+async def cancel_any_task(ctx: EventContext, payload: Cancel) -> dict:
     """Cancel any task that is not completed, with the same refunds as `task:cancel`."""
     return await cancel_task(ctx, payload)

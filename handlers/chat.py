@@ -4,13 +4,13 @@ from typing import Annotated
 
 from pydantic import BaseModel, Field, StrictInt
 
-from handlers.wallet import PageQuery, Pagination
 from models import chat_messages, chat_rooms
-from server.chat_pushes import (
-    CHAT_MESSAGE, CHAT_MESSAGE_UPDATED, CHAT_READ, CHAT_ROOM, CHAT_TYPING, Message, MessageResult, Room, RoomResult, member_rooms,
-)
-from server import rate_limits
-from server.events import Id, NoPayload, Payload, event
+from server import pushes
+from server.gateway.dispatch import EventContext
+from server.gateway.events import Id, NoPayload, Payload, event
+from server.gateway.rooms import presence_room
+from server.gateway.shapes import Message, MessageResult, PageQuery, Pagination, Room, RoomResult
+from server.infra import rate_limits
 
 Seq = Annotated[StrictInt, Field(ge=0)]
 
@@ -107,147 +107,133 @@ class Online(BaseModel):
 
 
 @event("chat:open", payload=UserRef, result=RoomResult)
-async def open_direct(ctx, payload: UserRef) -> dict:
+async def open_direct(ctx: EventContext, payload: UserRef) -> dict:
     """Get or create your one-to-one room with a user (one room per pair); `blocked` if either blocked the other."""
     room = await chat_rooms.open_direct(ctx.services.db, ctx.user_id, payload.userId)
     return {"room": chat_rooms.public(room, ctx.user_id)}
 
 
 @event("chat:create", payload=NewGroup, result=RoomResult)
-async def create_group(ctx, payload: NewGroup) -> dict:
-    """Create a group room with you and the given users (at most 100 members)."""
+async def create_group(ctx: EventContext, payload: NewGroup) -> dict:
+    """Create a group room with you and the given users (at most 100 members); `blocked` if one of them blocked you."""
     room = await chat_rooms.create_group(ctx.services.db, ctx.user_id, payload.name, payload.memberIds)
-    await _room_changed(ctx, room)
+    await pushes.chat.room_changed(ctx.services, room)
     return {"room": chat_rooms.public(room, ctx.user_id)}
 
 
 @event("chat:members:add", payload=Members, result=RoomResult)
-async def add_members(ctx, payload: Members) -> dict:
-    """Add users to a group room you created."""
+async def add_members(ctx: EventContext, payload: Members) -> dict:
+    """Add users to a group room you created; `blocked` if one of them blocked you."""
     room = await chat_rooms.change_members(ctx.services.db, payload.roomId, ctx.user_id, add=payload.userIds)
-    await _room_changed(ctx, room)
+    await pushes.chat.room_changed(ctx.services, room)
     return {"room": chat_rooms.public(room, ctx.user_id)}
 
 
 @event("chat:members:remove", payload=Members, result=RoomResult)
-async def remove_members(ctx, payload: Members) -> dict:
+async def remove_members(ctx: EventContext, payload: Members) -> dict:
     """Remove users from a group room you created; they are told with `chat:room`."""
     room = await chat_rooms.change_members(ctx.services.db, payload.roomId, ctx.user_id, remove=payload.userIds)
-    await _room_changed(ctx, room, also=payload.userIds)
+    await pushes.chat.room_changed(ctx.services, room, also=payload.userIds)
     return {"room": chat_rooms.public(room, ctx.user_id)}
 
 
 @event("chat:leave", payload=RoomRef, result=Left)
-async def leave(ctx, payload: RoomRef) -> dict:
+async def leave(ctx: EventContext, payload: RoomRef) -> dict:
     """Leave a group room."""
     room = await chat_rooms.leave(ctx.services.db, payload.roomId, ctx.user_id)
-    await _room_changed(ctx, room, also=[ctx.user_id])
+    await pushes.chat.room_changed(ctx.services, room, also=[ctx.user_id])
     return {"roomId": str(room["_id"])}
 
 
 @event("chat:rooms", payload=PageQuery, result=Rooms, budget=None)
-async def rooms(ctx, payload: PageQuery) -> dict:
+async def rooms(ctx: EventContext, payload: PageQuery) -> dict:
     """Your rooms, most recently active first, with the last message and your unread count."""
     return await chat_rooms.listing(ctx.services.db, ctx.user_id, page=payload.page, limit=payload.limit)
 
 
 @event("chat:send", payload=Send, result=MessageResult, budget=rate_limits.CHAT)
-async def send(ctx, payload: Send) -> dict:
+async def send(ctx: EventContext, payload: Send) -> dict:
     """Send a message (members only). A retry with the same `clientMsgId` returns the stored message and pushes nothing."""
     services = ctx.services
     async with services.chat.room_lock(payload.roomId):
         message, room, new = await chat_messages.send(services.db, payload.roomId, ctx.user_id, payload.text, payload.clientMsgId, payload.fileIds)
-        view = chat_messages.public(message)
         if new:
-            await services.sio.emit(CHAT_MESSAGE, {"message": view}, room=member_rooms(await chat_rooms.audience(services.db, room, ctx.user_id)))
-    return {"message": view}
+            return await pushes.chat.message_sent(services, room, message, ctx.user_id)
+    return {"message": chat_messages.public(message)}
 
 
 @event("chat:edit", payload=Edit, result=MessageResult)
-async def edit(ctx, payload: Edit) -> dict:
+async def edit(ctx: EventContext, payload: Edit) -> dict:
     """Change the text of your own message."""
-    return await _changed(ctx, *await chat_messages.change(ctx.services.db, payload.messageId, ctx.user_id, text=payload.text))
+    message, room = await chat_messages.change(ctx.services.db, payload.messageId, ctx.user_id, text=payload.text)
+    return await pushes.chat.message_changed(ctx.services, room, message, ctx.user_id)
 
 
 @event("chat:delete", payload=MessageRef, result=MessageResult)
-async def delete(ctx, payload: MessageRef) -> dict:
+async def delete(ctx: EventContext, payload: MessageRef) -> dict:
     """Delete your own message (it stays in the sequence, emptied and marked `deleted`)."""
-    return await _changed(ctx, *await chat_messages.change(ctx.services.db, payload.messageId, ctx.user_id, text=None))
+    message, room = await chat_messages.change(ctx.services.db, payload.messageId, ctx.user_id, text=None)
+    return await pushes.chat.message_changed(ctx.services, room, message, ctx.user_id)
 
 
 @event("chat:history", payload=History, result=Messages, budget=None)
-async def history(ctx, payload: History) -> dict:
+async def history(ctx: EventContext, payload: History) -> dict:
     """Page backwards through a room: up to `limit` messages before `before`, oldest first."""
     return {"messages": await chat_messages.history(ctx.services.db, payload.roomId, ctx.user_id, before=payload.before, limit=payload.limit)}
 
 
 @event("chat:sync", payload=Sync, result=Synced, budget=None)
-async def sync(ctx, payload: Sync) -> dict:
+async def sync(ctx: EventContext, payload: Sync) -> dict:
     """After reconnecting: every message after `afterSeq` in each room, in order."""
     return {"rooms": [await chat_messages.since(ctx.services.db, item.roomId, ctx.user_id, item.afterSeq) for item in payload.rooms]}
 
 
 @event("chat:read", payload=Read, result=Marker)
-async def read(ctx, payload: Read) -> dict:
+async def read(ctx: EventContext, payload: Read) -> dict:
     """Move your read marker forward to `seq`; the room's members get `chat:read`."""
     room, marker = await chat_rooms.mark_read(ctx.services.db, payload.roomId, ctx.user_id, payload.seq)
-    await ctx.services.sio.emit(CHAT_READ, {"roomId": str(room["_id"]), "userId": ctx.user_id, "seq": marker}, room=member_rooms(room["members"]))
+    await pushes.chat.read_moved(ctx.services, room, ctx.user_id, marker)
     return {"roomId": str(room["_id"]), "seq": marker}
 
 
 @event("chat:typing", payload=RoomRef, result=NoPayload, budget=None)
-async def typing(ctx, payload: RoomRef) -> dict:
+async def typing(ctx: EventContext, payload: RoomRef) -> dict:
     """Tell the room's other members you are typing; at most once per `CHAT_TYPING_INTERVAL_SECONDS` per room."""
     await ctx.services.limits.allow_typing(ctx.user_id, payload.roomId)
-    room = await chat_rooms.member_room(ctx.services.db, payload.roomId, ctx.user_id)
-    audience = await chat_rooms.audience(ctx.services.db, room, ctx.user_id)
-    others = member_rooms([member for member in audience if str(member) != ctx.user_id])
-    if others:
-        await ctx.services.sio.emit(CHAT_TYPING, {"roomId": str(room["_id"]), "userId": ctx.user_id}, room=others)
+    room = await chat_rooms.member_room(ctx.services.db, None, payload.roomId, ctx.user_id)
+    await pushes.chat.typing(ctx.services, room, ctx.user_id)
     return {}
 
 
 @event("chat:block", payload=UserRef, result=Blocked)
-async def block(ctx, payload: UserRef) -> dict:
-    """Block a user: neither of you can open or write in your direct room."""
+async def block(ctx: EventContext, payload: UserRef) -> dict:
+    """Block a user: neither of you can open or write in your direct room, and they cannot add you to groups or watch your presence."""
     await chat_rooms.block(ctx.services.db, ctx.user_id, payload.userId)
     return {"userId": payload.userId, "blocked": True}
 
 
 @event("chat:unblock", payload=UserRef, result=Blocked)
-async def unblock(ctx, payload: UserRef) -> dict:
+async def unblock(ctx: EventContext, payload: UserRef) -> dict:
     """Lift your block."""
     await chat_rooms.unblock(ctx.services.db, ctx.user_id, payload.userId)
     return {"userId": payload.userId, "blocked": False}
 
 
 @event("presence:subscribe", payload=Watch, result=Online, budget=None)
-async def watch_presence(ctx, payload: Watch) -> dict:
+async def watch_presence(ctx: EventContext, payload: Watch) -> dict:
     """Get `presence` pushes on this socket when these users come online or go offline; answers who is online now.
 
-    Only for users you share a room with (admins: anyone); otherwise `forbidden` with `details.userIds`.
+    Only for users you share a room with and who have not blocked you (admins: anyone); otherwise `forbidden` with `details.userIds`.
     """
     await chat_rooms.require_presence_visible(ctx.services.db, ctx.user_id, ctx.role, payload.userIds)
     for user in payload.userIds:
-        await ctx.services.sio.enter_room(ctx.connection.sid, f"presence:{user}")
+        await ctx.join(presence_room(user))
     return {"online": await ctx.services.presence.online(payload.userIds)}
 
 
 @event("presence:unsubscribe", payload=Watch, result=Online, budget=None)
-async def unwatch_presence(ctx, payload: Watch) -> dict:
+async def unwatch_presence(ctx: EventContext, payload: Watch) -> dict:
     """Stop `presence` pushes for these users on this socket."""
     for user in payload.userIds:
-        await ctx.services.sio.leave_room(ctx.connection.sid, f"presence:{user}")
+        await ctx.leave(presence_room(user))
     return {"online": {}}
-
-
-async def _room_changed(ctx, room: dict, also: list[str] = ()) -> None:
-    """Each member (and each user in `also`) gets the room as they see it: the unread count is theirs."""
-    for user in dict.fromkeys([*map(str, room["members"]), *also]):
-        await ctx.services.sio.emit(CHAT_ROOM, {"room": chat_rooms.public(room, user)}, room=f"user:{user}")
-
-
-async def _changed(ctx, message: dict, room: dict) -> dict:
-    view = chat_messages.public(message)
-    await ctx.services.sio.emit(CHAT_MESSAGE_UPDATED, {"message": view}, room=member_rooms(await chat_rooms.audience(ctx.services.db, room, ctx.user_id)))
-    return {"message": view}

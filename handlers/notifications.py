@@ -2,21 +2,14 @@
 
 from pydantic import BaseModel, Field, StrictBool
 
-from handlers.wallet import PageQuery, Pagination
 from models import notifications
-from server.events import Id, Payload, event
+from server.gateway.dispatch import EventContext
+from server.gateway.events import Id, Payload, event
+from server.gateway.shapes import Notification, PageQuery, Pagination
 
 
 class NotificationQuery(PageQuery):
     unreadOnly: StrictBool = False
-
-
-class Notification(BaseModel):
-    id: str
-    event: str = Field(description="the push's event name, e.g. `offer:received`")
-    data: dict = Field(description="the push's payload, as it was sent")
-    read: bool
-    createdAt: str
 
 
 class NotificationPage(BaseModel):
@@ -34,12 +27,12 @@ class Marked(BaseModel):
 
 
 @event("notifications:list", payload=NotificationQuery, result=NotificationPage, budget=None)
-async def list_notifications(ctx, payload: NotificationQuery) -> dict:
+async def list_notifications(ctx: EventContext, payload: NotificationQuery) -> dict:
     """Your notifications, newest first, with the number still unread."""
     return await notifications.listing(ctx.services.db, ctx.user_id, unread_only=payload.unreadOnly, page=payload.page, limit=payload.limit)
 
 
 @event("notifications:read", payload=MarkRead, result=Marked)
-async def mark_read(ctx, payload: MarkRead) -> dict:
+async def mark_read(ctx: EventContext, payload: MarkRead) -> dict:
     """Mark some of your notifications read (others' ids and unknown ids are ignored)."""
     return {"updated": await notifications.mark_read(ctx.services.db, ctx.user_id, payload.ids)}

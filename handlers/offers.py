@@ -4,10 +4,13 @@ from typing import Annotated
 
 from pydantic import BaseModel, Field, StrictInt
 
-from handlers.tasks import CONTRACTORS, CUSTOMERS, Reason
-from models import fees, offers, tasks
-from server import pushes, task_pushes
-from server.events import Id, Payload, event
+from handlers.tasks import Reason
+from models import fees, offers, roles, tasks
+from server import pushes
+from server.gateway.dispatch import EventContext
+from server.gateway.events import Id, Payload, event
+from server.gateway.shapes import Offer, OfferResult, Task
+from workers import offers as offer_jobs
 
 
 class Send(Payload):
@@ -26,48 +29,54 @@ class Reject(OfferRef):
 
 
 class Accepted(BaseModel):
-    offer: task_pushes.Offer
-    task: task_pushes.Task
+    offer: Offer
+    task: Task
 
 
-@event("offer:send", payload=Send, result=task_pushes.OfferResult, roles=CUSTOMERS)
-async def send(ctx, payload: Send) -> dict:
+@event("offer:send", payload=Send, result=OfferResult, who=roles.CUSTOMERS)
+async def send(ctx: EventContext, payload: Send) -> dict:
     """Offer a price to an applicant: `totalCharge` (amount + platform fee) is held on your wallet until the offer ends."""
     services = ctx.services
     settings = services.settings
     offer = await offers.send(
-        services.db, ctx.user_id, payload.applicationId, amount=payload.amount, timeline=payload.timeline, description=payload.description,
-        policy=fees.FeePolicy(settings.platform_fee_bps, settings.service_fee_bps), ttl_seconds=settings.offer_ttl_seconds,
+        services.db,
+        ctx.user_id,
+        payload.applicationId,
+        amount=payload.amount,
+        timeline=payload.timeline,
+        description=payload.description,
+        policy=fees.FeePolicy(settings.platform_fee_bps, settings.service_fee_bps),
+        ttl_seconds=settings.offer_ttl_seconds,
     )
-    await services.jobs.enqueue_in(settings.offer_ttl_seconds, "expire_offer", str(offer["_id"]))
-    await task_pushes.offer_received(services, offer)
-    await pushes.wallet_changed(services, ctx.user_id)
+    await services.jobs.enqueue_in(settings.offer_ttl_seconds, offer_jobs.expire, str(offer["_id"]))
+    await pushes.tasks.offer_received(services, offer)
+    await pushes.money.wallet_changed(services, ctx.user_id)
     return {"offer": offers.public(offer)}
 
 
-@event("offer:accept", payload=OfferRef, result=Accepted, roles=CONTRACTORS)
-async def accept(ctx, payload: OfferRef) -> dict:
+@event("offer:accept", payload=OfferRef, result=Accepted, who=roles.CONTRACTORS)
+async def accept(ctx: EventContext, payload: OfferRef) -> dict:
     """Accept an offer made to you: the money moves into escrow and the task is yours (`assigned`, or `in_progress` with `autoStart`)."""
     offer, task = await offers.accept(ctx.services.db, payload.offerId, ctx.user_id)
-    await task_pushes.offer_updated(ctx.services, offer)
-    await task_pushes.task_updated(ctx.services, task)
-    await pushes.wallet_changed(ctx.services, offer["customerId"])
+    await pushes.tasks.offer_updated(ctx.services, offer)
+    await pushes.tasks.task_updated(ctx.services, task)
+    await pushes.money.wallet_changed(ctx.services, offer["customerId"])
     return {"offer": offers.public(offer), "task": tasks.public(task)}
 
 
-@event("offer:reject", payload=Reject, result=task_pushes.OfferResult, roles=CONTRACTORS)
-async def reject(ctx, payload: Reject) -> dict:
+@event("offer:reject", payload=Reject, result=OfferResult, who=roles.CONTRACTORS)
+async def reject(ctx: EventContext, payload: Reject) -> dict:
     """Decline an offer made to you; the customer's hold is released."""
     return await _ended(ctx, await offers.reject(ctx.services.db, payload.offerId, ctx.user_id, payload.reason))
 
 
-@event("offer:cancel", payload=OfferRef, result=task_pushes.OfferResult, roles=CUSTOMERS)
-async def cancel(ctx, payload: OfferRef) -> dict:
+@event("offer:cancel", payload=OfferRef, result=OfferResult, who=roles.CUSTOMERS)
+async def cancel(ctx: EventContext, payload: OfferRef) -> dict:
     """Withdraw your pending offer; its hold is released and the task takes offers again."""
     return await _ended(ctx, await offers.cancel(ctx.services.db, payload.offerId, ctx.user_id))
 
 
-async def _ended(ctx, offer: dict) -> dict:
-    await task_pushes.offer_updated(ctx.services, offer)
-    await pushes.wallet_changed(ctx.services, offer["customerId"])
+async def _ended(ctx: EventContext, offer: dict) -> dict:
+    await pushes.tasks.offer_updated(ctx.services, offer)
+    await pushes.money.wallet_changed(ctx.services, offer["customerId"])
     return {"offer": offers.public(offer)}

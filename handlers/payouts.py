@@ -2,12 +2,11 @@
 
 from pydantic import BaseModel, Field, HttpUrl
 
-from models import payout_accounts, users
-from server import pushes
-from server.events import Payload, event
-from server.stripe_api import answered_as_unavailable
-
-CONTRACTORS = frozenset({"contractor"})
+from models import payout_accounts, roles, users
+from server.gateway.dispatch import EventContext
+from server.gateway.events import NoPayload, Payload, event
+from server.gateway.shapes import PayoutsStatus
+from server.infra.stripe_api import answered_as_unavailable
 
 
 class OnboardPayload(Payload):
@@ -20,12 +19,12 @@ class OnboardingLink(BaseModel):
     accountId: str
 
 
-@event("payouts:onboard", payload=OnboardPayload, result=OnboardingLink, roles=CONTRACTORS)
-async def onboard(ctx, payload: OnboardPayload) -> dict:
+@event("payouts:onboard", payload=OnboardPayload, result=OnboardingLink, who=roles.CONTRACTORS)
+async def onboard(ctx: EventContext, payload: OnboardPayload) -> dict:
     """Create your Stripe Express account (once; later calls reuse it) and get a fresh onboarding link."""
     services = ctx.services
     api = services.payments()
-    connected = await payout_accounts.of_user(services.db, ctx.user_id)
+    connected = await payout_accounts.of_user(services.db, None, ctx.user_id)
     with answered_as_unavailable():
         if connected["accountId"] is None:
             user = await users.get(services.db, ctx.user_id)
@@ -35,7 +34,7 @@ async def onboard(ctx, payload: OnboardPayload) -> dict:
     return {"url": url, "accountId": connected["accountId"]}
 
 
-@event("payouts:status", result=pushes.PayoutsStatus, roles=CONTRACTORS, budget=None)
-async def status(ctx, payload) -> dict:
+@event("payouts:status", result=PayoutsStatus, who=roles.CONTRACTORS, budget=None)
+async def status(ctx: EventContext, payload: NoPayload) -> dict:
     """Where your connected account stands, as Stripe last told us (`account.updated` keeps it current)."""
-    return await payout_accounts.of_user(ctx.services.db, ctx.user_id)
+    return await payout_accounts.of_user(ctx.services.db, None, ctx.user_id)

@@ -3,7 +3,8 @@
 from pydantic import BaseModel, Field
 
 from models.errors import AppError
-from server.events import Payload, event
+from server.gateway.dispatch import EventContext
+from server.gateway.events import Payload, event
 
 
 class RefreshPayload(Payload):
@@ -17,8 +18,11 @@ class RefreshResult(BaseModel):
 
 
 @event("auth:refresh", payload=RefreshPayload, result=RefreshResult, budget=None)
-async def refresh(ctx, payload: RefreshPayload) -> dict:
-    """Adopt a fresh access token (from `POST /api/auth/refresh`) before the current one expires, so the socket is not sent `session:expired`. The token must belong to the same user and a live session, as at connect."""
+async def refresh(ctx: EventContext, payload: RefreshPayload) -> dict:
+    """Adopt a fresh access token (from `POST /api/auth/refresh`) before the current one expires, so the socket is not sent `session:expired`.
+
+    The token must belong to the same user and a live session, as at connect.
+    """
     identity = await ctx.services.accounts.authenticate(payload.accessToken)
     if identity.user_id != ctx.user_id:
         raise AppError("forbidden", "That token belongs to another user.")

@@ -4,7 +4,8 @@ from datetime import UTC, datetime
 
 from pydantic import BaseModel
 
-from server.events import event
+from server.gateway.dispatch import EventContext
+from server.gateway.events import NoPayload, event
 
 
 class PingResult(BaseModel):
@@ -12,6 +13,6 @@ class PingResult(BaseModel):
 
 
 @event("sys:ping", result=PingResult, budget=None)
-async def ping(ctx, payload) -> dict:
+async def ping(ctx: EventContext, payload: NoPayload) -> dict:
     """Round-trip check; answers with the server's clock (ISO 8601, UTC)."""
     return {"serverTime": datetime.now(UTC).isoformat()}

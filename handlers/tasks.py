@@ -4,13 +4,13 @@ from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, BaseModel, Field, StrictBool, StrictInt
 
-from handlers.wallet import PageQuery, Pagination
-from models import applications, cancellations, completions, tasks
-from models.errors import AppError
-from server import pushes, task_pushes
-from server.events import Id, Payload, event
+from models import applications, cancellations, completions, roles, tasks
+from server import pushes
+from server.gateway.dispatch import EventContext
+from server.gateway.events import Id, Payload, event
+from server.gateway.rooms import task_room
+from server.gateway.shapes import Application, ApplicationResult, CompletionRequest, PageQuery, Pagination, Task, TaskResult
 
-CUSTOMERS, CONTRACTORS = frozenset({"customer"}), frozenset({"contractor"})
 Tag = Annotated[str, Field(min_length=1, max_length=40)]
 Reason = Annotated[str, Field(min_length=1, max_length=1000)]
 
@@ -58,26 +58,22 @@ class Cancel(TaskRef):
     reason: Reason
 
 
-class TaskResult(BaseModel):
-    task: task_pushes.Task
-
-
 class TaskPage(BaseModel):
-    tasks: list[task_pushes.Task]
+    tasks: list[Task]
     pagination: Pagination
 
 
 class ApplicationList(BaseModel):
-    applications: list[task_pushes.Application]
+    applications: list[Application]
 
 
 class CompletionResult(BaseModel):
-    task: task_pushes.Task
-    request: pushes.CompletionRequest
+    task: Task
+    request: CompletionRequest
 
 
 class CancelResult(BaseModel):
-    task: task_pushes.Task
+    task: Task
     refundAmount: int = Field(description="cents returned from escrow to the customer's wallet (0 before an offer was accepted)")
 
 
@@ -85,109 +81,121 @@ class Watching(BaseModel):
     taskId: str
 
 
-@event("task:create", payload=NewTask, result=TaskResult, roles=CUSTOMERS)
-async def create(ctx, payload: NewTask) -> dict:
+@event("task:create", payload=NewTask, result=TaskResult, who=roles.CUSTOMERS)
+async def create(ctx: EventContext, payload: NewTask) -> dict:
     """Post a task (status `open`); contractors find it with `task:list`."""
-    task = await tasks.create(ctx.services.db, ctx.user_id, title=payload.title, description=payload.description, budget=payload.budget,
-                              tags=payload.tags, deadline=payload.deadline, auto_start=payload.autoStart)
+    task = await tasks.create(
+        ctx.services.db,
+        ctx.user_id,
+        title=payload.title,
+        description=payload.description,
+        budget=payload.budget,
+        tags=payload.tags,
+        deadline=payload.deadline,
+        auto_start=payload.autoStart,
+    )
     return {"task": tasks.public(task)}
 
 
 @event("task:list", payload=TaskQuery, result=TaskPage, budget=None)
-async def list_tasks(ctx, payload: TaskQuery) -> dict:
+async def list_tasks(ctx: EventContext, payload: TaskQuery) -> dict:
     """Browse tasks, newest first, by status, tags (any of), text, or your own."""
-    return await tasks.listing(ctx.services.db, (ctx.user_id, ctx.role), status=payload.status, tags=payload.tags, text=payload.q,
-                               mine=payload.mine, page=payload.page, limit=payload.limit)
+    return await tasks.listing(
+        ctx.services.db,
+        (ctx.user_id, ctx.role),
+        status=payload.status,
+        tags=payload.tags,
+        text=payload.q,
+        mine=payload.mine,
+        page=payload.page,
+        limit=payload.limit,
+    )
 
 
 @event("task:get", payload=TaskRef, result=TaskResult, budget=None)
-async def get(ctx, payload: TaskRef) -> dict:
+async def get(ctx: EventContext, payload: TaskRef) -> dict:
     """One task; the delivery and the reasons only to its participants and admins."""
-    return {"task": tasks.public(await tasks.get(ctx.services.db, payload.taskId), (ctx.user_id, ctx.role))}
+    return {"task": tasks.public(await tasks.get(ctx.services.db, None, payload.taskId), (ctx.user_id, ctx.role))}
 
 
-@event("task:update", payload=TaskChanges, result=TaskResult, roles=CUSTOMERS)
-async def update(ctx, payload: TaskChanges) -> dict:
+@event("task:update", payload=TaskChanges, result=TaskResult, who=roles.CUSTOMERS)
+async def update(ctx: EventContext, payload: TaskChanges) -> dict:
     """Edit your task while it is `open`; omitted fields stay as they are."""
     changes = payload.model_dump(exclude={"taskId"}, exclude_unset=True)
     task = await tasks.update(ctx.services.db, payload.taskId, ctx.user_id, changes)
-    await task_pushes.task_updated(ctx.services, task)
+    await pushes.tasks.task_updated(ctx.services, task)
     return {"task": tasks.public(task)}
 
 
 @event("task:watch", payload=TaskRef, result=Watching, budget=None)
-async def watch(ctx, payload: TaskRef) -> dict:
+async def watch(ctx: EventContext, payload: TaskRef) -> dict:
     """Receive `task:updated` for a task on this socket (its participants and admins only)."""
-    task = await tasks.get(ctx.services.db, payload.taskId)
-    if ctx.role != "admin" and ctx.user_id not in tasks.participants(task):
-        raise AppError("forbidden", "Only the task's participants and admins may watch it.")
-    await ctx.services.sio.enter_room(ctx.connection.sid, f"task:{task['_id']}")
+    task = await tasks.watchable(ctx.services.db, payload.taskId, ctx.user_id, ctx.role)
+    await ctx.join(task_room(task["_id"]))
     return {"taskId": str(task["_id"])}
 
 
 @event("task:unwatch", payload=TaskRef, result=Watching, budget=None)
-async def unwatch(ctx, payload: TaskRef) -> dict:
+async def unwatch(ctx: EventContext, payload: TaskRef) -> dict:
     """Stop receiving a watched task's `task:updated` on this socket."""
-    await ctx.services.sio.leave_room(ctx.connection.sid, f"task:{payload.taskId}")
+    await ctx.leave(task_room(payload.taskId))
     return {"taskId": payload.taskId}
 
 
-@event("task:apply", payload=Apply, result=task_pushes.ApplicationResult, roles=CONTRACTORS)
-async def apply(ctx, payload: Apply) -> dict:
+@event("task:apply", payload=Apply, result=ApplicationResult, who=roles.CONTRACTORS)
+async def apply(ctx: EventContext, payload: Apply) -> dict:
     """Apply to an `open` task, once; its owner gets `application:received`."""
     application, task = await applications.apply(ctx.services.db, payload.taskId, ctx.user_id, payload.message)
-    await task_pushes.application_received(ctx.services, application, task)
+    await pushes.tasks.application_received(ctx.services, application, task)
     return {"application": applications.public(application)}
 
 
-@event("task:applications", payload=TaskRef, result=ApplicationList, roles=CUSTOMERS, budget=None)
-async def list_applications(ctx, payload: TaskRef) -> dict:
+@event("task:applications", payload=TaskRef, result=ApplicationList, who=roles.CUSTOMERS, budget=None)
+async def list_applications(ctx: EventContext, payload: TaskRef) -> dict:
     """The applications to your task, oldest first."""
     return {"applications": await applications.for_task(ctx.services.db, payload.taskId, ctx.user_id)}
 
 
-@event("task:start", payload=TaskRef, result=TaskResult, roles=CONTRACTORS)
-async def start(ctx, payload: TaskRef) -> dict:
+@event("task:start", payload=TaskRef, result=TaskResult, who=roles.CONTRACTORS)
+async def start(ctx: EventContext, payload: TaskRef) -> dict:
     """Begin work on a task assigned to you (`assigned → in_progress`)."""
-    db = ctx.services.db
-    task = await db.transaction(lambda session: tasks.move(db, session, payload.taskId, allowed=("assigned",), contractor_id=ctx.user_id,
-                                                           changes={"status": "in_progress"}))
-    await task_pushes.task_updated(ctx.services, task)
+    task = await tasks.start(ctx.services.db, payload.taskId, ctx.user_id)
+    await pushes.tasks.task_updated(ctx.services, task)
     return {"task": tasks.public(task)}
 
 
-@event("task:submit", payload=Submit, result=TaskResult, roles=CONTRACTORS)
-async def submit(ctx, payload: Submit) -> dict:
+@event("task:submit", payload=Submit, result=TaskResult, who=roles.CONTRACTORS)
+async def submit(ctx: EventContext, payload: Submit) -> dict:
     """Deliver the work (`in_progress → submitted`), with a note and your uploaded files."""
     task = await completions.submit(ctx.services.db, payload.taskId, ctx.user_id, payload.note, payload.fileIds)
-    await task_pushes.task_updated(ctx.services, task)
+    await pushes.tasks.task_updated(ctx.services, task)
     return {"task": tasks.public(task)}
 
 
-@event("task:complete", payload=TaskRef, result=CompletionResult, roles=CUSTOMERS)
-async def complete(ctx, payload: TaskRef) -> dict:
+@event("task:complete", payload=TaskRef, result=CompletionResult, who=roles.CUSTOMERS)
+async def complete(ctx: EventContext, payload: TaskRef) -> dict:
     """Accept the delivered work (`submitted → completion_requested`); an admin approves the payout."""
     request, task = await completions.request(ctx.services.db, payload.taskId, ctx.user_id)
     view = completions.public(request)
-    await pushes.admin_queue(ctx.services, "completion", "added", view)
-    await task_pushes.task_updated(ctx.services, task)
+    await pushes.money.admin_queue(ctx.services, "completion", "added", view)
+    await pushes.tasks.task_updated(ctx.services, task)
     return {"task": tasks.public(task), "request": view}
 
 
-@event("task:cancel", payload=Cancel, result=CancelResult, roles=frozenset({"customer", "contractor"}))
-async def cancel(ctx, payload: Cancel) -> dict:
+@event("task:cancel", payload=Cancel, result=CancelResult, who=roles.TRADERS)
+async def cancel(ctx: EventContext, payload: Cancel) -> dict:
     """Cancel (owner or assigned contractor): a pending offer's hold is released; after acceptance escrow refunds the customer."""
     return await cancel_task(ctx, payload)
 
 
-async def cancel_task(ctx, payload: Cancel) -> dict:
+async def cancel_task(ctx: EventContext, payload: Cancel) -> dict:
     """Shared with `admin:task:cancel`: cancel, then tell everyone concerned."""
     services = ctx.services
     done = await cancellations.cancel(services.db, payload.taskId, ctx.user_id, ctx.role, payload.reason)
     if done.offer is not None:
-        await task_pushes.offer_updated(services, done.offer)
-        await pushes.wallet_changed(services, done.task["ownerId"])
+        await pushes.tasks.offer_updated(services, done.offer)
+        await pushes.money.wallet_changed(services, done.task["ownerId"])
     if done.completion is not None:
-        await pushes.admin_queue(services, "completion", "resolved", completions.public(done.completion))
-    await task_pushes.task_updated(services, done.task)
+        await pushes.money.admin_queue(services, "completion", "resolved", completions.public(done.completion))
+    await pushes.tasks.task_updated(services, done.task)
     return {"task": tasks.public(done.task), "refundAmount": done.refund_amount}

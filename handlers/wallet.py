@@ -4,32 +4,12 @@ from typing import Annotated
 
 from pydantic import BaseModel, Field, StrictInt
 
-from models import deposits, wallets, withdrawals
+from models import deposits, roles, wallets, withdrawals
 from server import pushes
-from server.events import Payload, event
-from server.stripe_api import answered_as_unavailable
-
-
-class PageQuery(Payload):
-    page: Annotated[StrictInt, Field(ge=1)] = 1
-    limit: Annotated[StrictInt, Field(ge=1, le=100)] = 20
-
-
-class Pagination(BaseModel):
-    page: int
-    limit: int
-    total: int
-    pages: int
-
-
-class LedgerLine(BaseModel):
-    id: str
-    type: str
-    currency: str
-    availableChange: int = Field(description="cents added to (negative: taken from) the available balance")
-    heldChange: int = Field(description="cents added to (negative: taken from) the held balance")
-    refs: dict[str, str] = Field(description="what caused it: userId, depositId, requestId, Stripe ids, …")
-    createdAt: str
+from server.gateway.dispatch import EventContext
+from server.gateway.events import NoPayload, Payload, event
+from server.gateway.shapes import LedgerLine, PageQuery, Pagination, Wallet
+from server.infra.stripe_api import answered_as_unavailable
 
 
 class TransactionsResult(BaseModel):
@@ -57,20 +37,20 @@ class WithdrawalStarted(BaseModel):
     status: str
 
 
-@event("wallet:get", result=pushes.Wallet, budget=None)
-async def get_wallet(ctx, payload) -> dict:
+@event("wallet:get", result=Wallet, budget=None)
+async def get_wallet(ctx: EventContext, payload: NoPayload) -> dict:
     """Balances in cents: `balance` is spendable, `held` is reserved (open offers, pending withdrawals)."""
-    return await wallets.summary(ctx.services.db, ctx.user_id)
+    return await wallets.summary(ctx.services.db, None, ctx.user_id)
 
 
 @event("wallet:transactions", payload=PageQuery, result=TransactionsResult, budget=None)
-async def list_transactions(ctx, payload: PageQuery) -> dict:
+async def list_transactions(ctx: EventContext, payload: PageQuery) -> dict:
     """The caller's ledger transactions, newest first, each as the change it made to this wallet."""
     return await wallets.transactions(ctx.services.db, ctx.user_id, page=payload.page, limit=payload.limit)
 
 
-@event("wallet:deposit", payload=DepositPayload, result=DepositStarted, roles=frozenset({"customer"}))
-async def deposit(ctx, payload: DepositPayload) -> dict:
+@event("wallet:deposit", payload=DepositPayload, result=DepositStarted, who=roles.CUSTOMERS)
+async def deposit(ctx: EventContext, payload: DepositPayload) -> dict:
     """Start a top-up: open the returned Checkout `url`; the wallet is credited when Stripe confirms (`wallet:updated`)."""
     services = ctx.services
     api = services.payments()
@@ -78,7 +58,10 @@ async def deposit(ctx, payload: DepositPayload) -> dict:
     base = services.settings.public_url.rstrip("/")
     with answered_as_unavailable():
         checkout = await api.checkout_session(
-            deposit_id=str(pending["_id"]), user_id=ctx.user_id, amount=payload.amount, currency=pending["currency"],
+            deposit_id=str(pending["_id"]),
+            user_id=ctx.user_id,
+            amount=payload.amount,
+            currency=pending["currency"],
             success_url=f"{base}/api/checkout/success?session_id={{CHECKOUT_SESSION_ID}}",
             cancel_url=f"{base}/api/checkout/cancel?session_id={{CHECKOUT_SESSION_ID}}",
         )
@@ -86,10 +69,10 @@ async def deposit(ctx, payload: DepositPayload) -> dict:
     return {"url": checkout.url, "sessionId": checkout.id, "depositId": str(pending["_id"])}
 
 
-@event("wallet:withdraw", payload=WithdrawPayload, result=WithdrawalStarted, roles=frozenset({"contractor"}))
-async def withdraw(ctx, payload: WithdrawPayload) -> dict:
+@event("wallet:withdraw", payload=WithdrawPayload, result=WithdrawalStarted, who=roles.CONTRACTORS)
+async def withdraw(ctx: EventContext, payload: WithdrawPayload) -> dict:
     """Ask for a payout to your connected bank account; the amount is held until an admin approves or rejects."""
     request = await withdrawals.request(ctx.services.db, ctx.user_id, payload.amount)
-    await pushes.admin_queue(ctx.services, "withdrawal", "added", withdrawals.public(request))
-    await pushes.wallet_changed(ctx.services, ctx.user_id)
+    await pushes.money.admin_queue(ctx.services, "withdrawal", "added", withdrawals.public(request))
+    await pushes.money.wallet_changed(ctx.services, ctx.user_id)
     return {"requestId": str(request["_id"]), "amount": request["amount"], "status": request["status"]}

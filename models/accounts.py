@@ -74,7 +74,7 @@ class Accounts:
             {email_key: self.policy.login_max_failures, ip_key: self.policy.login_max_failures_per_ip},
             self.policy.login_failure_window_seconds,
         )
-        user = await users.find_by_email(self.db, email)
+        user = await users.find_by_email(self.db, None, email)
         if not await verify_password(password, user and user["passwordHash"], self.policy.bcrypt_rounds):
             await self.db.transaction(lambda session: login_limits.record_failure(self.db, session, [email_key, ip_key]))
             raise AppError("invalid_credentials", "Email or password is incorrect.")
@@ -136,10 +136,11 @@ class Accounts:
         password_hash = await hash_password(password, self.policy.bcrypt_rounds)
 
         async def work(session: AsyncClientSession) -> AdminReady:
-            existing = await users.find_by_email(self.db, email, session)
+            existing = await users.find_by_email(self.db, session, email)
             if existing is None:
-                user = await users.insert(self.db, session, name=name or email.split("@")[0], email=email,
-                                          password_hash=password_hash, role=roles.ADMIN)
+                user = await users.insert(
+                    self.db, session, name=name or email.split("@")[0], email=email, password_hash=password_hash, role=roles.ADMIN
+                )
                 await ledger.open_wallet(self.db, session, user["_id"])
                 return AdminReady(user)
             if not promote:
@@ -157,18 +158,24 @@ class Accounts:
         await refresh_tokens.revoke_families(self.db, session, session_ids)
 
     async def _signed_in(self, session: AsyncClientSession, user: dict[str, Any], client: Client) -> dict[str, Any]:
-        session_id = await sessions.start(self.db, session, user["_id"], ttl_seconds=self.policy.refresh_token_ttl_seconds,
-                                          user_agent=client.user_agent, ip=client.ip)
+        session_id = await sessions.start(
+            self.db, session, user["_id"], ttl_seconds=self.policy.refresh_token_ttl_seconds, user_agent=client.user_agent, ip=client.ip
+        )
         return await self._session_for(session, user, session_id)
 
     async def _session_for(self, session: AsyncClientSession, user: dict[str, Any], session_id: str) -> dict[str, Any]:
         refresh_token = await refresh_tokens.issue(
-            self.db, session, user["_id"], ttl_seconds=self.policy.refresh_token_ttl_seconds, family=session_id,
+            self.db,
+            session,
+            user["_id"],
+            ttl_seconds=self.policy.refresh_token_ttl_seconds,
+            family=session_id,
         )
         return {
             "user": users.public(user),
-            "accessToken": access_tokens.issue(str(user["_id"]), user["role"], session_id, secret=self.policy.jwt_secret,
-                                               ttl_seconds=self.policy.access_token_ttl_seconds),
+            "accessToken": access_tokens.issue(
+                str(user["_id"]), user["role"], session_id, secret=self.policy.jwt_secret, ttl_seconds=self.policy.access_token_ttl_seconds
+            ),
             "refreshToken": refresh_token,
             "expiresIn": self.policy.access_token_ttl_seconds,
         }

@@ -16,8 +16,12 @@ COLLECTION = "applications"
 
 def public(application: dict[str, Any]) -> dict[str, Any]:
     return {
-        "id": str(application["_id"]), "taskId": str(application["taskId"]), "contractorId": str(application["contractorId"]),
-        "message": application["message"], "status": application["status"], "createdAt": application["createdAt"].isoformat(),
+        "id": str(application["_id"]),
+        "taskId": str(application["taskId"]),
+        "contractorId": str(application["contractorId"]),
+        "message": application["message"],
+        "status": application["status"],
+        "createdAt": application["createdAt"].isoformat(),
     }
 
 
@@ -32,7 +36,7 @@ async def apply(db: Database, task_id: str, contractor_id: str, message: str) ->
     application = {"_id": ObjectId(), "contractorId": ObjectId(contractor_id), "message": message, "status": "pending", "createdAt": clock.now()}
 
     async def work(session: AsyncClientSession) -> tuple[dict[str, Any], dict[str, Any]]:
-        task = await tasks.get(db, task_id, session)
+        task = await tasks.get(db, session, task_id)
         if str(task["ownerId"]) == contractor_id:
             raise AppError("forbidden", "You cannot apply to your own task.")
         if task["status"] != "open":
@@ -49,7 +53,7 @@ async def apply(db: Database, task_id: str, contractor_id: str, message: str) ->
 
 
 async def for_task(db: Database, task_id: str, owner_id: str) -> list[dict[str, Any]]:
-    task = await tasks.get(db, task_id)
+    task = await tasks.get(db, None, task_id)
     if str(task["ownerId"]) != owner_id:
         raise AppError("forbidden", "Only the task's owner sees its applications.")
     return [public(found) async for found in db[COLLECTION].find({"taskId": task["_id"]}).sort("createdAt", 1)]
@@ -68,5 +72,7 @@ async def set_status(db: Database, session: AsyncClientSession, application_id: 
 
 async def close_others(db: Database, session: AsyncClientSession, task_id: ObjectId, accepted_id: ObjectId) -> None:
     await db[COLLECTION].update_many(
-        {"taskId": task_id, "_id": {"$ne": accepted_id}, "status": {"$in": ["pending", "offered"]}}, {"$set": {"status": "closed"}}, session=session,
+        {"taskId": task_id, "_id": {"$ne": accepted_id}, "status": {"$in": ["pending", "offered"]}},
+        {"$set": {"status": "closed"}},
+        session=session,
     )

@@ -30,12 +30,12 @@ async def lift(db: Database, session: AsyncClientSession, blocker: str, blocked:
     await db[COLLECTION].delete_one({"_id": _key(blocker, blocked)}, session=session)
 
 
-async def between(db: Database, first: str | ObjectId, second: str | ObjectId, session=None) -> bool:
+async def between(db: Database, session: AsyncClientSession | None, first: str | ObjectId, second: str | ObjectId) -> bool:
     keys = [_key(first, second), _key(second, first)]
     return await db[COLLECTION].count_documents({"_id": {"$in": keys}}, session=session) > 0
 
 
-async def blockers_of(db: Database, user: str | ObjectId, among: list[ObjectId], session: AsyncClientSession | None = None) -> set[ObjectId]:
+async def blockers_of(db: Database, session: AsyncClientSession | None, user: str | ObjectId, among: list[ObjectId]) -> set[ObjectId]:
     """Which of `among` have blocked `user` (one read by primary key)."""
     if not among:
         return set()

@@ -11,7 +11,7 @@ from typing import Any
 
 from pymongo.asynchronous.client_session import AsyncClientSession
 
-from models import completions, ledger, offers, tasks
+from models import completions, ledger, offers, roles, tasks
 from models.db import Database
 from models.errors import AppError
 
@@ -26,8 +26,8 @@ class Cancelled:
 
 async def cancel(db: Database, task_id: str, actor_id: str, role: str, reason: str) -> Cancelled:
     async def work(session: AsyncClientSession) -> Cancelled:
-        task = await tasks.get(db, task_id, session)
-        if role != "admin" and actor_id not in tasks.participants(task):
+        task = await tasks.get(db, session, task_id)
+        if not roles.is_admin(role) and actor_id not in tasks.participants(task):
             raise AppError("forbidden", "Only the task's owner, its assigned contractor or an admin may cancel it.")
         if task["status"] not in tasks.CANCELLABLE:
             raise AppError("invalid_state", f"A {task['status']} task cannot be cancelled.", {"status": task["status"]})
@@ -38,14 +38,27 @@ async def cancel(db: Database, task_id: str, actor_id: str, role: str, reason: s
             offer = await offers.settle(db, session, task["offerId"], "refunded")
             refund = offer["totalCharge"]
             await ledger.post(
-                db, session, key=f"offer-refund:{offer['_id']}", type="refund",
+                db,
+                session,
+                key=f"offer-refund:{offer['_id']}",
+                type="refund",
                 entries=[ledger.Entry(ledger.ESCROW, -refund), ledger.Entry(ledger.wallet(offer["customerId"]), refund)],
                 refs={"userId": offer["customerId"], "taskId": task["_id"], "offerId": offer["_id"], "cancelledBy": actor_id},
             )
             completion = await completions.cancel_pending(db, session, task["_id"])
-        cancelled = await tasks.move(db, session, task["_id"], allowed=(task["status"],), changes={
-            "status": "cancelled", "cancelReason": reason, "cancelledBy": actor_id, "refundAmount": refund, "pendingOfferId": None,
-        })
+        cancelled = await tasks.move(
+            db,
+            session,
+            task["_id"],
+            allowed=(task["status"],),
+            changes={
+                "status": "cancelled",
+                "cancelReason": reason,
+                "cancelledBy": actor_id,
+                "refundAmount": refund,
+                "pendingOfferId": None,
+            },
+        )
         return Cancelled(cancelled, refund, offer, completion)
 
     return await db.transaction(work)

@@ -23,10 +23,16 @@ SYNC_LIMIT = 500
 
 def public(message: dict[str, Any]) -> dict[str, Any]:
     return {
-        "id": str(message["_id"]), "roomId": str(message["roomId"]), "senderId": str(message["senderId"]),
-        "text": message["text"], "seq": message["seq"], "createdAt": message["createdAt"].isoformat(),
-        "clientMsgId": message["clientMsgId"], "fileIds": [str(f) for f in message["fileIds"]],
-        "editedAt": message["editedAt"].isoformat() if message.get("editedAt") else None, "deleted": message.get("deleted", False),
+        "id": str(message["_id"]),
+        "roomId": str(message["roomId"]),
+        "senderId": str(message["senderId"]),
+        "text": message["text"],
+        "seq": message["seq"],
+        "createdAt": message["createdAt"].isoformat(),
+        "clientMsgId": message["clientMsgId"],
+        "fileIds": [str(f) for f in message["fileIds"]],
+        "editedAt": message["editedAt"].isoformat() if message.get("editedAt") else None,
+        "deleted": message.get("deleted", False),
     }
 
 
@@ -45,7 +51,9 @@ def _client_key(room_id: ObjectId, sender: str, client_msg_id: str) -> str:
     return f"{room_id}:{sender}:{client_msg_id}"
 
 
-async def send(db: Database, room_id: str, sender: str, text: str, client_msg_id: str, file_ids: list[str]) -> tuple[dict[str, Any], dict[str, Any], bool]:
+async def send(
+    db: Database, room_id: str, sender: str, text: str, client_msg_id: str, file_ids: list[str]
+) -> tuple[dict[str, Any], dict[str, Any], bool]:
     """`(message, room, new?)`; `new` is False for a retry of a message already stored.
 
     The common case is two writes: the room update that numbers the message (and checks
@@ -54,8 +62,16 @@ async def send(db: Database, room_id: str, sender: str, text: str, client_msg_id
     transaction, the room update with it, and the stored message is returned instead.
     """
     room_key = object_id(room_id, "room")
-    message = {"_id": ObjectId(), "roomId": room_key, "senderId": ObjectId(sender), "text": text, "clientMsgId": client_msg_id,
-               "clientKey": _client_key(room_key, sender, client_msg_id), "fileIds": [], "createdAt": clock.now()}
+    message = {
+        "_id": ObjectId(),
+        "roomId": room_key,
+        "senderId": ObjectId(sender),
+        "text": text,
+        "clientMsgId": client_msg_id,
+        "clientKey": _client_key(room_key, sender, client_msg_id),
+        "fileIds": [],
+        "createdAt": clock.now(),
+    }
 
     async def work(session: AsyncClientSession) -> tuple[dict[str, Any], dict[str, Any]]:
         if file_ids:
@@ -70,7 +86,7 @@ async def send(db: Database, room_id: str, sender: str, text: str, client_msg_id
     except DuplicateKeyError as error:
         if "clientKey" not in (error.details or {}).get("keyPattern", {}):
             raise
-    room = await chat_rooms.member_room(db, room_id, sender)
+    room = await chat_rooms.member_room(db, None, room_id, sender)
     return await db[COLLECTION].find_one({"clientKey": message["clientKey"]}), room, False
 
 
@@ -81,7 +97,10 @@ async def change(db: Database, message_id: str, author: str, *, text: str | None
 
     async def work(session: AsyncClientSession) -> tuple[dict[str, Any], dict[str, Any]]:
         message = await db[COLLECTION].find_one_and_update(
-            {"_id": key, "senderId": ObjectId(author), "deleted": {"$ne": True}}, {"$set": changes}, return_document=ReturnDocument.AFTER, session=session,
+            {"_id": key, "senderId": ObjectId(author), "deleted": {"$ne": True}},
+            {"$set": changes},
+            return_document=ReturnDocument.AFTER,
+            session=session,
         )
         if message is None:
             current = await db[COLLECTION].find_one({"_id": key}, session=session)
@@ -90,7 +109,7 @@ async def change(db: Database, message_id: str, author: str, *, text: str | None
             if str(current["senderId"]) != author:
                 raise AppError("forbidden", "Only the author may change a message.")
             raise AppError("invalid_state", "The message was deleted.", {"status": "deleted"})
-        room = await chat_rooms.member_room(db, message["roomId"], author, session)
+        room = await chat_rooms.member_room(db, session, message["roomId"], author)
         return message, room
 
     return await db.transaction(work)
@@ -98,7 +117,7 @@ async def change(db: Database, message_id: str, author: str, *, text: str | None
 
 async def history(db: Database, room_id: str, user_id: str, *, before: int | None, limit: int) -> list[dict[str, Any]]:
     """Up to `limit` messages before `seq` `before` (exclusive; the newest when omitted), oldest first."""
-    room = await chat_rooms.member_room(db, room_id, user_id)
+    room = await chat_rooms.member_room(db, None, room_id, user_id)
     query: dict[str, Any] = {"roomId": room["_id"]} | ({"seq": {"$lt": before}} if before is not None else {})
     newest_first = await db[COLLECTION].find(query).sort("seq", -1).limit(limit).to_list()
     return [public(message) for message in reversed(newest_first)]
@@ -106,6 +125,6 @@ async def history(db: Database, room_id: str, user_id: str, *, before: int | Non
 
 async def since(db: Database, room_id: str, user_id: str, after_seq: int) -> dict[str, Any]:
     """What a reconnecting client missed in one room, in order; `hasMore` when over `SYNC_LIMIT`."""
-    room = await chat_rooms.member_room(db, room_id, user_id)
+    room = await chat_rooms.member_room(db, None, room_id, user_id)
     found = await db[COLLECTION].find({"roomId": room["_id"], "seq": {"$gt": after_seq}}).sort("seq", 1).limit(SYNC_LIMIT + 1).to_list()
     return {"roomId": str(room["_id"]), "messages": [public(message) for message in found[:SYNC_LIMIT]], "hasMore": len(found) > SYNC_LIMIT}

@@ -26,9 +26,15 @@ MAX_MEMBERS = 100
 def public(room: dict[str, Any], viewer: str) -> dict[str, Any]:
     last = room.get("lastMessage")
     return {
-        "id": str(room["_id"]), "kind": room["kind"], "name": room.get("name"), "memberIds": [str(m) for m in room["members"]],
-        "createdBy": str(room["createdBy"]) if room.get("createdBy") else None, "taskId": str(room["taskId"]) if room.get("taskId") else None,
-        "lastSeq": room["lastSeq"], "lastMessage": last, "unreadCount": max(room["lastSeq"] - room.get("reads", {}).get(viewer, 0), 0),
+        "id": str(room["_id"]),
+        "kind": room["kind"],
+        "name": room.get("name"),
+        "memberIds": [str(m) for m in room["members"]],
+        "createdBy": str(room["createdBy"]) if room.get("createdBy") else None,
+        "taskId": str(room["taskId"]) if room.get("taskId") else None,
+        "lastSeq": room["lastSeq"],
+        "lastMessage": last,
+        "unreadCount": max(room["lastSeq"] - room.get("reads", {}).get(viewer, 0), 0),
         "createdAt": room["createdAt"].isoformat(),
     }
 
@@ -40,8 +46,18 @@ async def ensure_indexes(db: Database) -> None:
 
 def _new(kind: str, members: list[ObjectId], pair_key: str, **fields: Any) -> dict[str, Any]:
     now = clock.now()
-    return {"kind": kind, "members": members, "pairKey": pair_key, "lastSeq": 0, "lastMessage": None, "reads": {}, "blockedBy": [],
-            "lastActivityAt": now, "createdAt": now, **fields}
+    return {
+        "kind": kind,
+        "members": members,
+        "pairKey": pair_key,
+        "lastSeq": 0,
+        "lastMessage": None,
+        "reads": {},
+        "blockedBy": [],
+        "lastActivityAt": now,
+        "createdAt": now,
+        **fields,
+    }
 
 
 def _direct_pair_key(first: str | ObjectId, second: str | ObjectId) -> str:
@@ -53,16 +69,21 @@ def _direct_pair_key(first: str | ObjectId, second: str | ObjectId) -> str:
 async def open_direct(db: Database, caller: str, other: str) -> dict[str, Any]:
     target = await users.get(db, other)
     if str(target["_id"]) == caller:
-        raise AppError("invalid_request", "A direct room needs another user.", {"fields": [{"field": "userId", "message": "is you", "type": "value_error"}]})
+        raise AppError(
+            "invalid_request", "A direct room needs another user.", {"fields": [{"field": "userId", "message": "is you", "type": "value_error"}]}
+        )
     pair = sorted([ObjectId(caller), target["_id"]])
     pair_key = _direct_pair_key(*pair)
 
     async def work(session: AsyncClientSession) -> dict[str, Any]:
-        if await blocks.between(db, caller, target["_id"], session):
+        if await blocks.between(db, session, caller, target["_id"]):
             raise AppError("blocked", "You cannot open a room with this user.")
         return await db[COLLECTION].find_one_and_update(
-            {"pairKey": pair_key}, {"$setOnInsert": _new("direct", pair, pair_key)}, upsert=True,
-            return_document=ReturnDocument.AFTER, session=session,
+            {"pairKey": pair_key},
+            {"$setOnInsert": _new("direct", pair, pair_key)},
+            upsert=True,
+            return_document=ReturnDocument.AFTER,
+            session=session,
         )
 
     try:
@@ -86,15 +107,16 @@ async def create_group(db: Database, creator: str, name: str, member_ids: list[s
 
 async def open_for_task(db: Database, session: AsyncClientSession, task: dict[str, Any]) -> None:
     """Called in the transaction that accepts the task's offer."""
-    pair_key = f"task:{task['_id']}"
+    pair_key = f"task:{task['_id']}"  # the room's stored unique key (like `direct:…` and `group:…`), not a socket room
     await db[COLLECTION].update_one(
         {"pairKey": pair_key},
         {"$setOnInsert": _new("task", [task["ownerId"], task["contractorId"]], pair_key, taskId=task["_id"], name=task["title"])},
-        upsert=True, session=session,
+        upsert=True,
+        session=session,
     )
 
 
-async def member_room(db: Database, room_id: str, user_id: str, session: AsyncClientSession | None = None) -> dict[str, Any]:
+async def member_room(db: Database, session: AsyncClientSession | None, room_id: str | ObjectId, user_id: str) -> dict[str, Any]:
     """The room, if the user is in it; `forbidden` for rooms they are not in, `not_found` for none."""
     room = await db[COLLECTION].find_one({"_id": object_id(room_id, "room")}, session=session)
     if room is None:
@@ -118,35 +140,41 @@ async def number_message(db: Database, session: AsyncClientSession, message: dic
             {"$set": {"lastSeq": {"$add": ["$lastSeq", 1]}, "lastActivityAt": message["createdAt"]}},
             {"$set": {f"reads.{sender}": "$lastSeq", "lastMessage": {"$mergeObjects": [{"$literal": view}, {"seq": "$lastSeq"}]}}},
         ],
-        return_document=ReturnDocument.AFTER, session=session,
+        return_document=ReturnDocument.AFTER,
+        session=session,
     )
     if room is None:
-        await member_room(db, message["roomId"], str(sender), session)
+        await member_room(db, session, message["roomId"], str(sender))
         raise AppError("blocked", "You cannot send messages to this user.")
     return room
 
 
 async def change_members(db: Database, room_id: str, caller: str, *, add: list[str] = (), remove: list[str] = ()) -> dict[str, Any]:
     """Only the creator of a group room adds or removes; members leave with `leave`."""
-    room = await member_room(db, room_id, caller)
+    room = await member_room(db, None, room_id, caller)
     if room["kind"] != "group" or str(room["createdBy"]) != caller:
         raise AppError("forbidden", "Only the creator of a group room changes its members.")
     added = await _existing_users(db, list(add)) if add else []
     removed = [object_id(user, "user") for user in remove if user != caller]
     if len(set(room["members"]) | set(added)) > MAX_MEMBERS:
-        raise AppError("invalid_request", f"A room has at most {MAX_MEMBERS} members.", {"fields": [{"field": "userIds", "message": "too many members", "type": "too_long"}]})
+        raise AppError(
+            "invalid_request",
+            f"A room has at most {MAX_MEMBERS} members.",
+            {"fields": [{"field": "userIds", "message": "too many members", "type": "too_long"}]},
+        )
     return await _update_members(db, room["_id"], added, removed, adder=caller)
 
 
 async def leave(db: Database, room_id: str, caller: str) -> dict[str, Any]:
-    room = await member_room(db, room_id, caller)
+    room = await member_room(db, None, room_id, caller)
     if room["kind"] != "group":
         raise AppError("invalid_state", "Only group rooms can be left.", {"status": room["kind"]})
     return await _update_members(db, room["_id"], [], [ObjectId(caller)])
 
 
-async def _update_members(db: Database, room_id: ObjectId, added: list[ObjectId], removed: list[ObjectId], *,
-                          adder: str | None = None) -> dict[str, Any]:
+async def _update_members(
+    db: Database, room_id: ObjectId, added: list[ObjectId], removed: list[ObjectId], *, adder: str | None = None
+) -> dict[str, Any]:
     async def work(session: AsyncClientSession) -> dict[str, Any]:
         if added:
             await _refuse_blockers(db, session, adder, added)
@@ -159,17 +187,24 @@ async def _update_members(db: Database, room_id: ObjectId, added: list[ObjectId]
 
 
 async def listing(db: Database, user_id: str, *, page: int, limit: int) -> dict[str, Any]:
-    found, pagination = await page_of(db[COLLECTION], {"members": ObjectId(user_id)}, sort=[("lastActivityAt", -1), ("_id", -1)], page=page, limit=limit)
+    found, pagination = await page_of(
+        db[COLLECTION], {"members": ObjectId(user_id)}, sort=[("lastActivityAt", -1), ("_id", -1)], page=page, limit=limit
+    )
     return {"rooms": [public(room, user_id) for room in found], "pagination": pagination}
 
 
 async def mark_read(db: Database, room_id: str, user_id: str, seq: int) -> tuple[dict[str, Any], int]:
     """Move the caller's marker forward to `seq` (capped at the room's last message); never back. Returns the marker."""
-    room = await member_room(db, room_id, user_id)
+    room = await member_room(db, None, room_id, user_id)
     target = min(seq, room["lastSeq"])
-    updated = await db.transaction(lambda session: db[COLLECTION].find_one_and_update(
-        {"_id": room["_id"]}, {"$max": {f"reads.{user_id}": target}}, return_document=ReturnDocument.AFTER, session=session,
-    ))
+    updated = await db.transaction(
+        lambda session: db[COLLECTION].find_one_and_update(
+            {"_id": room["_id"]},
+            {"$max": {f"reads.{user_id}": target}},
+            return_document=ReturnDocument.AFTER,
+            session=session,
+        )
+    )
     return updated, updated["reads"].get(user_id, 0)
 
 
@@ -179,7 +214,9 @@ async def block(db: Database, blocker: str, blocked: str) -> None:
 
     async def work(session: AsyncClientSession) -> None:
         await blocks.record(db, session, blocker, target)
-        await db[COLLECTION].update_one({"pairKey": _direct_pair_key(blocker, target)}, {"$addToSet": {"blockedBy": ObjectId(blocker)}}, session=session)
+        await db[COLLECTION].update_one(
+            {"pairKey": _direct_pair_key(blocker, target)}, {"$addToSet": {"blockedBy": ObjectId(blocker)}}, session=session
+        )
 
     await db.transaction(work)
 
@@ -203,7 +240,7 @@ async def require_presence_visible(db: Database, user_id: str, role: str, others
     wanted = [object_id(other, "user") for other in others]
     rooms = await db[COLLECTION].find({"$and": [{"members": ObjectId(user_id)}, {"members": {"$in": wanted}}]}, {"members": 1}).to_list()
     shared = {str(member) for room in rooms for member in room["members"]}
-    blockers = {str(blocker) for blocker in await blocks.blockers_of(db, user_id, wanted)}
+    blockers = {str(blocker) for blocker in await blocks.blockers_of(db, None, user_id, wanted)}
     hidden = [other for other in others if other not in shared or other in blockers]
     if hidden:
         raise AppError("forbidden", "You can watch only users you share a room with (and who have not blocked you).", {"userIds": hidden})
@@ -217,19 +254,23 @@ async def audience(db: Database, room: dict[str, Any], sender: str | ObjectId) -
     """
     if room["kind"] == "direct":
         return list(room["members"])
-    blockers = await blocks.blockers_of(db, sender, [member for member in room["members"] if str(member) != str(sender)])
+    blockers = await blocks.blockers_of(db, None, sender, [member for member in room["members"] if str(member) != str(sender)])
     return [member for member in room["members"] if member not in blockers]
 
 
 async def _refuse_blockers(db: Database, session: AsyncClientSession, adder: str, candidates: list[ObjectId]) -> None:
-    if await blocks.blockers_of(db, adder, [user for user in candidates if str(user) != adder], session):
+    if await blocks.blockers_of(db, session, adder, [user for user in candidates if str(user) != adder]):
         raise AppError("blocked", "Someone you are adding has blocked you.")
 
 
 async def _existing_users(db: Database, user_ids: list[str]) -> list[ObjectId]:
     wanted = list(dict.fromkeys(object_id(user, "user") for user in user_ids))
     if len(wanted) > MAX_MEMBERS:
-        raise AppError("invalid_request", f"A room has at most {MAX_MEMBERS} members.", {"fields": [{"field": "memberIds", "message": "too many members", "type": "too_long"}]})
+        raise AppError(
+            "invalid_request",
+            f"A room has at most {MAX_MEMBERS} members.",
+            {"fields": [{"field": "memberIds", "message": "too many members", "type": "too_long"}]},
+        )
     if await db[users.COLLECTION].count_documents({"_id": {"$in": wanted}}) != len(wanted):
         raise AppError("not_found", "No such user.")
     return wanted

@@ -21,10 +21,17 @@ WHAT = "completion request"
 
 def public(request: dict[str, Any]) -> dict[str, Any]:
     return {
-        "id": str(request["_id"]), "taskId": str(request["taskId"]), "offerId": str(request["offerId"]),
-        "customerId": str(request["customerId"]), "contractorId": str(request["contractorId"]),
-        "amount": request["amount"], "contractorPayout": request["contractorPayout"], "currency": request["currency"],
-        "status": request["status"], "reason": request.get("reason"), "createdAt": request["createdAt"].isoformat(),
+        "id": str(request["_id"]),
+        "taskId": str(request["taskId"]),
+        "offerId": str(request["offerId"]),
+        "customerId": str(request["customerId"]),
+        "contractorId": str(request["contractorId"]),
+        "amount": request["amount"],
+        "contractorPayout": request["contractorPayout"],
+        "currency": request["currency"],
+        "status": request["status"],
+        "reason": request.get("reason"),
+        "createdAt": request["createdAt"].isoformat(),
         "resolvedAt": request["resolvedAt"].isoformat() if request.get("resolvedAt") else None,
     }
 
@@ -39,9 +46,17 @@ async def submit(db: Database, task_id: str, contractor_id: str, note: str, file
 
     async def work(session: AsyncClientSession) -> dict[str, Any]:
         attached = await files.owned_by(db, session, file_ids, contractor_id)
-        return await tasks.move(db, session, task_id, allowed=("in_progress",), contractor_id=contractor_id, changes={
-            "status": "submitted", "submission": {"note": note, "fileIds": attached, "submittedAt": clock.now()},
-        })
+        return await tasks.move(
+            db,
+            session,
+            task_id,
+            allowed=("in_progress",),
+            contractor_id=contractor_id,
+            changes={
+                "status": "submitted",
+                "submission": {"note": note, "fileIds": attached, "submittedAt": clock.now()},
+            },
+        )
 
     return await db.transaction(work)
 
@@ -53,9 +68,16 @@ async def request(db: Database, task_id: str, owner_id: str) -> tuple[dict[str, 
         task = await tasks.move(db, session, task_id, allowed=("submitted",), owner_id=owner_id, changes={"status": "completion_requested"})
         offer = await db[offers.COLLECTION].find_one({"_id": task["offerId"]}, session=session)
         completion = {
-            "_id": ObjectId(), "taskId": task["_id"], "offerId": offer["_id"], "customerId": task["ownerId"],
-            "contractorId": task["contractorId"], "amount": offer["amount"], "contractorPayout": offer["contractorPayout"],
-            "currency": offer["currency"], "status": "pending", "createdAt": clock.now(),
+            "_id": ObjectId(),
+            "taskId": task["_id"],
+            "offerId": offer["_id"],
+            "customerId": task["ownerId"],
+            "contractorId": task["contractorId"],
+            "amount": offer["amount"],
+            "contractorPayout": offer["contractorPayout"],
+            "currency": offer["currency"],
+            "status": "pending",
+            "createdAt": clock.now(),
         }
         await db[COLLECTION].insert_one(completion, session=session)
         return completion, task
@@ -73,13 +95,22 @@ async def approve(db: Database, request_id: str, admin_id: str) -> tuple[dict[st
         task = await tasks.move(db, session, completion["taskId"], allowed=("completion_requested",), changes={"status": "completed"})
         offer = await offers.settle(db, session, completion["offerId"], "completed")
         await ledger.post(
-            db, session, key=f"offer-payout:{offer['_id']}", type="contractor_payout",
+            db,
+            session,
+            key=f"offer-payout:{offer['_id']}",
+            type="contractor_payout",
             entries=[
                 ledger.Entry(ledger.ESCROW, -offer["totalCharge"]),
                 ledger.Entry(ledger.wallet(offer["contractorId"]), offer["contractorPayout"]),
                 ledger.Entry(ledger.REVENUE, offer["platformFee"] + offer["serviceFee"]),
             ],
-            refs={"userId": offer["contractorId"], "taskId": task["_id"], "offerId": offer["_id"], "requestId": completion["_id"], "adminId": ObjectId(admin_id)},
+            refs={
+                "userId": offer["contractorId"],
+                "taskId": task["_id"],
+                "offerId": offer["_id"],
+                "requestId": completion["_id"],
+                "adminId": ObjectId(admin_id),
+            },
         )
         await wallets.add_to_totals(db, session, offer["contractorId"], totalEarnings=offer["contractorPayout"])
         await wallets.add_to_totals(db, session, offer["customerId"], totalSpent=offer["totalCharge"])
@@ -93,7 +124,9 @@ async def reject(db: Database, request_id: str, admin_id: str, reason: str) -> t
 
     async def work(session: AsyncClientSession) -> tuple[dict[str, Any], dict[str, Any]]:
         completion = await requests.resolve(db, session, COLLECTION, request_id, admin_id, {"status": "rejected", "reason": reason}, WHAT)
-        task = await tasks.move(db, session, completion["taskId"], allowed=("completion_requested",), changes={"status": "in_progress", "rejectionReason": reason})
+        task = await tasks.move(
+            db, session, completion["taskId"], allowed=("completion_requested",), changes={"status": "in_progress", "rejectionReason": reason}
+        )
         return completion, task
 
     return await db.transaction(work)
@@ -102,6 +135,8 @@ async def reject(db: Database, request_id: str, admin_id: str, reason: str) -> t
 async def cancel_pending(db: Database, session: AsyncClientSession, task_id: ObjectId) -> dict[str, Any] | None:
     """A task cancelled while awaiting approval takes its request out of the queue."""
     return await db[COLLECTION].find_one_and_update(
-        {"taskId": task_id, "status": "pending"}, {"$set": {"status": "cancelled", "resolvedAt": clock.now()}},
-        return_document=ReturnDocument.AFTER, session=session,
+        {"taskId": task_id, "status": "pending"},
+        {"$set": {"status": "cancelled", "resolvedAt": clock.now()}},
+        return_document=ReturnDocument.AFTER,
+        session=session,
     )

@@ -21,8 +21,12 @@ MIN_CENTS, MAX_CENTS = 100, 1_000_000
 
 def public(deposit: dict[str, Any]) -> dict[str, Any]:
     return {
-        "id": str(deposit["_id"]), "amount": deposit["amount"], "currency": deposit["currency"],
-        "status": deposit["status"], "sessionId": deposit.get("sessionId"), "createdAt": deposit["createdAt"].isoformat(),
+        "id": str(deposit["_id"]),
+        "amount": deposit["amount"],
+        "currency": deposit["currency"],
+        "status": deposit["status"],
+        "sessionId": deposit.get("sessionId"),
+        "createdAt": deposit["createdAt"].isoformat(),
     }
 
 
@@ -32,17 +36,25 @@ async def ensure_indexes(db: Database) -> None:
 
 async def open_pending(db: Database, user_id: str, amount: int) -> dict[str, Any]:
     deposit = {
-        "_id": ObjectId(), "userId": ObjectId(user_id), "amount": amount, "currency": ledger.CURRENCY,
-        "status": "pending", "createdAt": clock.now(),
+        "_id": ObjectId(),
+        "userId": ObjectId(user_id),
+        "amount": amount,
+        "currency": ledger.CURRENCY,
+        "status": "pending",
+        "createdAt": clock.now(),
     }
     await db.transaction(lambda session: db[COLLECTION].insert_one(deposit, session=session))
     return deposit
 
 
 async def attach_checkout(db: Database, deposit_id: ObjectId, session_id: str) -> None:
-    await db.transaction(lambda session: db[COLLECTION].update_one(
-        {"_id": deposit_id}, {"$set": {"sessionId": session_id}}, session=session,
-    ))
+    await db.transaction(
+        lambda session: db[COLLECTION].update_one(
+            {"_id": deposit_id},
+            {"$set": {"sessionId": session_id}},
+            session=session,
+        )
+    )
 
 
 async def credit(db: Database, session: AsyncClientSession, deposit_id: ObjectId, stripe_refs: dict[str, Any]) -> dict[str, Any] | None:
@@ -50,7 +62,10 @@ async def credit(db: Database, session: AsyncClientSession, deposit_id: ObjectId
     deposit = await _settle(db, session, deposit_id, "completed", stripe_refs)
     if deposit is not None:
         await ledger.post(
-            db, session, key=f"deposit:{deposit_id}", type="deposit",
+            db,
+            session,
+            key=f"deposit:{deposit_id}",
+            type="deposit",
             entries=[ledger.Entry(ledger.STRIPE, -deposit["amount"]), ledger.Entry(ledger.wallet(deposit["userId"]), deposit["amount"])],
             refs={"userId": deposit["userId"], "depositId": deposit_id, **stripe_refs},
         )
@@ -65,5 +80,6 @@ async def _settle(db: Database, session: AsyncClientSession, deposit_id: ObjectI
     return await db[COLLECTION].find_one_and_update(
         {"_id": deposit_id, "status": "pending"},
         {"$set": {"status": status, "settledAt": clock.now(), "stripe": stripe_refs}},
-        return_document=ReturnDocument.AFTER, session=session,
+        return_document=ReturnDocument.AFTER,
+        session=session,
     )

@@ -21,7 +21,10 @@ ERROR_CODES: dict[str, tuple[int, str]] = {
     "payload_too_large": (413, "The upload is larger than `MAX_UPLOAD_BYTES`; `details.maxBytes` says how large it may be."),
     "unsupported_type": (415, "The upload's content (not its name or declared type) is not an accepted file type."),
     "rate_limited": (429, "Too many attempts; `details.retryAfter` says how many seconds to wait."),
-    "payments_unavailable": (503, "Payments are not configured on this server (no `STRIPE_SECRET_KEY`/`STRIPE_WEBHOOK_SECRET`) or Stripe could not be reached."),
+    "payments_unavailable": (
+        503,
+        "Payments are not configured on this server (no `STRIPE_SECRET_KEY`/`STRIPE_WEBHOOK_SECRET`) or Stripe could not be reached.",
+    ),
     "not_ready": (503, "A dependency (MongoDB, Redis) is unreachable; `details.checks` says which (`GET /readyz` only)."),
     "internal": (500, "An unexpected failure; `details.errorId` matches the server's log line."),
 }

@@ -14,18 +14,26 @@ from gridfs.asynchronous.grid_file import AsyncGridOut
 from gridfs.errors import NoFile
 from pymongo.asynchronous.client_session import AsyncClientSession
 
-from models import tasks
+from models import roles, tasks
 from models.db import Database
 from models.errors import AppError
 from models.ids import object_id
 
 FILES = "fs.files"
-ACCEPTED = frozenset({
-    "image/jpeg", "image/png", "image/gif", "image/webp", "application/pdf", "application/zip", "video/mp4",
-    "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
-    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-    "application/vnd.openxmlformats-officedocument.presentationml.presentation",
-})
+ACCEPTED = frozenset(
+    {
+        "image/jpeg",
+        "image/png",
+        "image/gif",
+        "image/webp",
+        "application/pdf",
+        "application/zip",
+        "video/mp4",
+        "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+    }
+)
 SNIFF_BYTES = 8192
 
 
@@ -51,9 +59,14 @@ async def store(db: Database, owner_id: str, name: str, data: bytes) -> dict[str
     mime = content_type(data)
     file_id = ObjectId()
     bucket = AsyncGridFSBucket(db.mongo)
-    await db.outside_transaction(lambda: bucket.upload_from_stream_with_id(
-        file_id, name, data, metadata={"ownerId": ObjectId(owner_id), "contentType": mime},
-    ))
+    await db.outside_transaction(
+        lambda: bucket.upload_from_stream_with_id(
+            file_id,
+            name,
+            data,
+            metadata={"ownerId": ObjectId(owner_id), "contentType": mime},
+        )
+    )
     return public(file_id, name, len(data), mime)
 
 
@@ -72,7 +85,7 @@ async def open_for(db: Database, file_id: str, user_id: str, role: str) -> Async
         stream = await AsyncGridFSBucket(db.mongo).open_download_stream(key)
     except NoFile:
         raise AppError("not_found", "No such file.") from None
-    if role != "admin" and str(stream.metadata["ownerId"]) != user_id and not await _attached_for(db, key, user_id):
+    if not roles.is_admin(role) and str(stream.metadata["ownerId"]) != user_id and not await _attached_for(db, key, user_id):
         raise AppError("not_found", "No such file.")
     return stream
 

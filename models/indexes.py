@@ -1,8 +1,22 @@
 """Every index the domain relies on, and the platform accounts, created at start-up (idempotent)."""
 
 from models import (
-    applications, chat_messages, chat_rooms, completions, deposits, ledger, login_limits, notifications, offers, payout_accounts,
-    payouts, refresh_tokens, sessions, tasks, users, withdrawals,
+    applications,
+    chat_messages,
+    chat_rooms,
+    completions,
+    deposits,
+    ledger,
+    login_limits,
+    notifications,
+    offers,
+    payout_accounts,
+    payouts,
+    refresh_tokens,
+    sessions,
+    tasks,
+    users,
+    withdrawals,
 )
 from models.db import Database
 
@@ -15,6 +29,21 @@ async def ensure_all(db: Database, *, login_failure_window_seconds: int) -> None
 
 async def create_indexes(db: Database, *, login_failure_window_seconds: int) -> None:
     await login_limits.ensure_indexes(db, login_failure_window_seconds)
-    for module in (users, sessions, refresh_tokens, ledger, deposits, payout_accounts, withdrawals, payouts,
-                   tasks, applications, offers, completions, notifications, chat_rooms, chat_messages):
+    for module in (
+        users,
+        sessions,
+        refresh_tokens,
+        ledger,
+        deposits,
+        payout_accounts,
+        withdrawals,
+        payouts,
+        tasks,
+        applications,
+        offers,
+        completions,
+        notifications,
+        chat_rooms,
+        chat_messages,
+    ):
         await module.ensure_indexes(db)

@@ -32,10 +32,19 @@ ESCROW, REVENUE, STRIPE = "platform:escrow", "platform:revenue", "external:strip
 PLATFORM_ACCOUNTS = (ESCROW, REVENUE, STRIPE)
 MAY_GO_NEGATIVE = frozenset({STRIPE})
 BUCKET_FIELDS = {"available": "balance", "held": "held"}
-TYPES = frozenset({
-    "deposit", "hold", "hold_release", "wallet_transfer", "contractor_payout",
-    "refund", "withdrawal", "withdrawal_reversal", "adjustment",
-})
+TYPES = frozenset(
+    {
+        "deposit",
+        "hold",
+        "hold_release",
+        "wallet_transfer",
+        "contractor_payout",
+        "refund",
+        "withdrawal",
+        "withdrawal_reversal",
+        "adjustment",
+    }
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,7 +66,9 @@ async def ensure_indexes(db: Database) -> None:
 async def ensure_platform_accounts(db: Database) -> None:
     for account in PLATFORM_ACCOUNTS:
         await db[ACCOUNTS].update_one(
-            {"_id": account}, {"$setOnInsert": _new_account(kind=account.split(":")[0])}, upsert=True,
+            {"_id": account},
+            {"$setOnInsert": _new_account(kind=account.split(":")[0])},
+            upsert=True,
         )
 
 
@@ -66,7 +77,13 @@ async def open_wallet(db: Database, session: AsyncClientSession, user_id: Object
 
 
 async def post(
-    db: Database, session: AsyncClientSession, *, key: str, type: str, entries: list[Entry], refs: dict[str, Any] | None = None,
+    db: Database,
+    session: AsyncClientSession,
+    *,
+    key: str,
+    type: str,
+    entries: list[Entry],
+    refs: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Record one transaction and apply its entries, or return the one already under `key`."""
     if type not in TYPES:
@@ -77,9 +94,14 @@ async def post(
     if existing is not None:
         return existing
     transaction = {
-        "_id": ObjectId(), "idempotencyKey": key, "type": type, "currency": CURRENCY,
+        "_id": ObjectId(),
+        "idempotencyKey": key,
+        "type": type,
+        "currency": CURRENCY,
         "entries": [{"account": entry.account, "bucket": entry.bucket, "amount": entry.amount} for entry in entries],
-        "accounts": sorted({entry.account for entry in entries}), "refs": refs or {}, "createdAt": clock.now(),
+        "accounts": sorted({entry.account for entry in entries}),
+        "refs": refs or {},
+        "createdAt": clock.now(),
     }
     await db[TRANSACTIONS].insert_one(transaction, session=session)
     spending = _spending_accounts(entries)
@@ -119,8 +141,10 @@ def _new_account(*, kind: str) -> dict[str, Any]:
 
 async def set_frozen(db: Database, session: AsyncClientSession, user_id: str | ObjectId, frozen: bool, reason: str) -> dict[str, Any]:
     account = await db[ACCOUNTS].find_one_and_update(
-        {"_id": wallet(user_id)}, {"$set": {"frozen": frozen, "frozenReason": reason if frozen else None}},
-        return_document=ReturnDocument.AFTER, session=session,
+        {"_id": wallet(user_id)},
+        {"$set": {"frozen": frozen, "frozenReason": reason if frozen else None}},
+        return_document=ReturnDocument.AFTER,
+        session=session,
     )
     if account is None:
         raise AppError("not_found", "No such wallet.")

@@ -17,8 +17,11 @@ TTL_SECONDS = 90 * 24 * 3600
 
 def public(notification: dict[str, Any]) -> dict[str, Any]:
     return {
-        "id": str(notification["_id"]), "event": notification["event"], "data": notification["data"],
-        "read": notification["read"], "createdAt": notification["createdAt"].isoformat(),
+        "id": str(notification["_id"]),
+        "event": notification["event"],
+        "data": notification["data"],
+        "read": notification["read"],
+        "createdAt": notification["createdAt"].isoformat(),
     }
 
 
@@ -36,8 +39,9 @@ async def store(db: Database, user_ids: list[str], event: str, data: dict[str, A
 
 async def listing(db: Database, user_id: str, *, unread_only: bool, page: int, limit: int) -> dict[str, Any]:
     mine = {"userId": ObjectId(user_id)}
-    found, pagination = await page_of(db[COLLECTION], mine | ({"read": False} if unread_only else {}),
-                                      sort=[("createdAt", -1), ("_id", -1)], page=page, limit=limit)
+    found, pagination = await page_of(
+        db[COLLECTION], mine | ({"read": False} if unread_only else {}), sort=[("createdAt", -1), ("_id", -1)], page=page, limit=limit
+    )
     unread = await db[COLLECTION].count_documents(mine | {"read": False})
     return {"notifications": [public(item) for item in found], "pagination": pagination, "unreadCount": unread}
 
@@ -45,7 +49,11 @@ async def listing(db: Database, user_id: str, *, unread_only: bool, page: int, l
 async def mark_read(db: Database, user_id: str, ids: list[str]) -> int:
     """Only the caller's own notifications change; unknown ids are ignored."""
     keys = [ObjectId(value) for value in ids if ObjectId.is_valid(value)]
-    changed = await db.transaction(lambda session: db[COLLECTION].update_many(
-        {"_id": {"$in": keys}, "userId": ObjectId(user_id), "read": False}, {"$set": {"read": True}}, session=session,
-    ))
+    changed = await db.transaction(
+        lambda session: db[COLLECTION].update_many(
+            {"_id": {"$in": keys}, "userId": ObjectId(user_id), "read": False},
+            {"$set": {"read": True}},
+            session=session,
+        )
+    )
     return changed.modified_count

@@ -25,11 +25,18 @@ STATUSES = ("pending", "accepted", "rejected", "cancelled", "expired", "complete
 
 def public(offer: dict[str, Any]) -> dict[str, Any]:
     return {
-        "id": str(offer["_id"]), "taskId": str(offer["taskId"]), "applicationId": str(offer["applicationId"]),
-        "customerId": str(offer["customerId"]), "contractorId": str(offer["contractorId"]),
-        **{field: offer[field] for field in ("amount", "platformFee", "serviceFee", "contractorPayout", "totalCharge", "currency",
-                                              "timeline", "description", "status")},
-        "reason": offer.get("reason"), "expiresAt": offer["expiresAt"].isoformat(), "createdAt": offer["createdAt"].isoformat(),
+        "id": str(offer["_id"]),
+        "taskId": str(offer["taskId"]),
+        "applicationId": str(offer["applicationId"]),
+        "customerId": str(offer["customerId"]),
+        "contractorId": str(offer["contractorId"]),
+        **{
+            field: offer[field]
+            for field in ("amount", "platformFee", "serviceFee", "contractorPayout", "totalCharge", "currency", "timeline", "description", "status")
+        },
+        "reason": offer.get("reason"),
+        "expiresAt": offer["expiresAt"].isoformat(),
+        "createdAt": offer["createdAt"].isoformat(),
     }
 
 
@@ -42,13 +49,14 @@ async def ensure_indexes(db: Database) -> None:
     await db[COLLECTION].create_index("taskId")
 
 
-async def send(db: Database, customer_id: str, application_id: str, *, amount: int, timeline: str, description: str,
-               policy: fees.FeePolicy, ttl_seconds: float) -> dict[str, Any]:
+async def send(
+    db: Database, customer_id: str, application_id: str, *, amount: int, timeline: str, description: str, policy: fees.FeePolicy, ttl_seconds: float
+) -> dict[str, Any]:
     offer_id = ObjectId()
 
     async def work(session: AsyncClientSession) -> dict[str, Any]:
         application = await applications.get(db, session, application_id)
-        task = await tasks.get(db, application["taskId"], session)
+        task = await tasks.get(db, session, application["taskId"])
         if str(task["ownerId"]) != customer_id:
             raise AppError("forbidden", "Only the task's owner may send offers.")
         if task["pendingOfferId"] is not None:
@@ -58,14 +66,27 @@ async def send(db: Database, customer_id: str, application_id: str, *, amount: i
         await tasks.move(db, session, task["_id"], allowed=("open",), extra={"pendingOfferId": None}, changes={"pendingOfferId": offer_id})
         quote = fees.quote(amount, policy)
         await ledger.post(
-            db, session, key=f"offer-hold:{offer_id}", type="hold", entries=ledger.hold(customer_id, quote["totalCharge"]),
+            db,
+            session,
+            key=f"offer-hold:{offer_id}",
+            type="hold",
+            entries=ledger.hold(customer_id, quote["totalCharge"]),
             refs={"userId": task["ownerId"], "taskId": task["_id"], "offerId": offer_id},
         )
         now = clock.now()
         offer = {
-            "_id": offer_id, "taskId": task["_id"], "applicationId": application["_id"], "customerId": task["ownerId"],
-            "contractorId": application["contractorId"], **quote, "currency": ledger.CURRENCY, "timeline": timeline,
-            "description": description, "status": "pending", "expiresAt": now + timedelta(seconds=ttl_seconds), "createdAt": now,
+            "_id": offer_id,
+            "taskId": task["_id"],
+            "applicationId": application["_id"],
+            "customerId": task["ownerId"],
+            "contractorId": application["contractorId"],
+            **quote,
+            "currency": ledger.CURRENCY,
+            "timeline": timeline,
+            "description": description,
+            "status": "pending",
+            "expiresAt": now + timedelta(seconds=ttl_seconds),
+            "createdAt": now,
         }
         await db[COLLECTION].insert_one(offer, session=session)
         await applications.set_status(db, session, application["_id"], "offered")
@@ -80,15 +101,27 @@ async def accept(db: Database, offer_id: str, contractor_id: str) -> tuple[dict[
     async def work(session: AsyncClientSession) -> tuple[dict[str, Any], dict[str, Any]]:
         offer = await _leave_pending(db, session, offer_id, "accepted", {"contractorId": ObjectId(contractor_id), "expiresAt": {"$gt": clock.now()}})
         await ledger.post(
-            db, session, key=f"offer-capture:{offer['_id']}", type="wallet_transfer",
+            db,
+            session,
+            key=f"offer-capture:{offer['_id']}",
+            type="wallet_transfer",
             entries=ledger.capture(offer["customerId"], offer["totalCharge"], ledger.ESCROW),
             refs={"userId": offer["customerId"], "taskId": offer["taskId"], "offerId": offer["_id"]},
         )
-        task = await tasks.get(db, offer["taskId"], session)
-        task = await tasks.move(db, session, task["_id"], allowed=("open",), extra={"pendingOfferId": offer["_id"]}, changes={
-            "status": "in_progress" if task["autoStart"] else "assigned", "contractorId": offer["contractorId"],
-            "offerId": offer["_id"], "pendingOfferId": None,
-        })
+        task = await tasks.get(db, session, offer["taskId"])
+        task = await tasks.move(
+            db,
+            session,
+            task["_id"],
+            allowed=("open",),
+            extra={"pendingOfferId": offer["_id"]},
+            changes={
+                "status": "in_progress" if task["autoStart"] else "assigned",
+                "contractorId": offer["contractorId"],
+                "offerId": offer["_id"],
+                "pendingOfferId": None,
+            },
+        )
         await applications.set_status(db, session, offer["applicationId"], "accepted")
         await applications.close_others(db, session, task["_id"], offer["applicationId"])
         await chat_rooms.open_for_task(db, session, task)
@@ -98,9 +131,17 @@ async def accept(db: Database, offer_id: str, contractor_id: str) -> tuple[dict[
 
 
 async def reject(db: Database, offer_id: str, contractor_id: str, reason: str) -> dict[str, Any]:
-    return await db.transaction(lambda session: withdraw(
-        db, session, offer_id, "rejected", {"contractorId": ObjectId(contractor_id)}, reason=reason, application_status="rejected",
-    ))
+    return await db.transaction(
+        lambda session: withdraw(
+            db,
+            session,
+            offer_id,
+            "rejected",
+            {"contractorId": ObjectId(contractor_id)},
+            reason=reason,
+            application_status="rejected",
+        )
+    )
 
 
 async def cancel(db: Database, offer_id: str, customer_id: str) -> dict[str, Any]:
@@ -119,16 +160,30 @@ async def due_for_expiry(db: Database) -> list[ObjectId]:
     return [offer["_id"] async for offer in db[COLLECTION].find({"status": "pending", "expiresAt": {"$lte": clock.now()}}, {"_id": 1})]
 
 
-async def withdraw(db: Database, session: AsyncClientSession, offer_id: str | ObjectId, status: str, condition: dict[str, Any], *,
-                   reason: str | None = None, application_status: str = "pending") -> dict[str, Any]:
+async def withdraw(
+    db: Database,
+    session: AsyncClientSession,
+    offer_id: str | ObjectId,
+    status: str,
+    condition: dict[str, Any],
+    *,
+    reason: str | None = None,
+    application_status: str = "pending",
+) -> dict[str, Any]:
     """Take a pending offer off the table: release its hold and let the task take offers again."""
     offer = await _leave_pending(db, session, offer_id, status, condition, reason=reason)
     await ledger.post(
-        db, session, key=f"offer-release:{offer['_id']}", type="hold_release", entries=ledger.release(offer["customerId"], offer["totalCharge"]),
+        db,
+        session,
+        key=f"offer-release:{offer['_id']}",
+        type="hold_release",
+        entries=ledger.release(offer["customerId"], offer["totalCharge"]),
         refs={"userId": offer["customerId"], "taskId": offer["taskId"], "offerId": offer["_id"]},
     )
     await db[tasks.COLLECTION].update_one(
-        {"_id": offer["taskId"], "pendingOfferId": offer["_id"]}, {"$set": {"pendingOfferId": None, "updatedAt": clock.now()}}, session=session,
+        {"_id": offer["taskId"], "pendingOfferId": offer["_id"]},
+        {"$set": {"pendingOfferId": None, "updatedAt": clock.now()}},
+        session=session,
     )
     await applications.set_status(db, session, offer["applicationId"], application_status)
     return offer
@@ -137,19 +192,25 @@ async def withdraw(db: Database, session: AsyncClientSession, offer_id: str | Ob
 async def settle(db: Database, session: AsyncClientSession, offer_id: ObjectId, status: str) -> dict[str, Any]:
     """An accepted offer's end: `completed` (paid out) or `refunded` (task cancelled)."""
     offer = await db[COLLECTION].find_one_and_update(
-        {"_id": offer_id, "status": "accepted"}, {"$set": {"status": status}}, return_document=ReturnDocument.AFTER, session=session,
+        {"_id": offer_id, "status": "accepted"},
+        {"$set": {"status": status}},
+        return_document=ReturnDocument.AFTER,
+        session=session,
     )
     if offer is None:
         raise AppError("invalid_state", "The task's offer is no longer accepted.")
     return offer
 
 
-async def _leave_pending(db: Database, session: AsyncClientSession, offer_id: str | ObjectId, status: str,
-                         condition: dict[str, Any], *, reason: str | None = None) -> dict[str, Any]:
+async def _leave_pending(
+    db: Database, session: AsyncClientSession, offer_id: str | ObjectId, status: str, condition: dict[str, Any], *, reason: str | None = None
+) -> dict[str, Any]:
     key = object_id(offer_id, "offer")
     offer = await db[COLLECTION].find_one_and_update(
-        {"_id": key, "status": "pending", **condition}, {"$set": {"status": status, "reason": reason, "settledAt": clock.now()}},
-        return_document=ReturnDocument.AFTER, session=session,
+        {"_id": key, "status": "pending", **condition},
+        {"$set": {"status": status, "reason": reason, "settledAt": clock.now()}},
+        return_document=ReturnDocument.AFTER,
+        session=session,
     )
     if offer is not None:
         return offer

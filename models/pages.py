@@ -6,7 +6,12 @@ from pymongo.asynchronous.collection import AsyncCollection
 
 
 async def page_of(
-    collection: AsyncCollection, query: dict[str, Any], *, sort: list[tuple[str, int]], page: int, limit: int,
+    collection: AsyncCollection,
+    query: dict[str, Any],
+    *,
+    sort: list[tuple[str, int]],
+    page: int,
+    limit: int,
 ) -> tuple[list[dict[str, Any]], dict[str, int]]:
     """One page of documents plus `{page, limit, total, pages}`; pages count from 1."""
     total = await collection.count_documents(query)

@@ -34,7 +34,7 @@ def status_of(account: dict[str, Any]) -> dict[str, Any]:
     return {"accountId": account["id"], "status": status, "payoutsEnabled": bool(account.get("payouts_enabled")), "requirementsNeeded": needed}
 
 
-async def of_user(db: Database, user_id: str | ObjectId, session: AsyncClientSession | None = None) -> dict[str, Any]:
+async def of_user(db: Database, session: AsyncClientSession | None, user_id: str | ObjectId) -> dict[str, Any]:
     user = await db[users.COLLECTION].find_one({"_id": ObjectId(user_id)}, {"payouts": 1}, session=session)
     stored = (user or {}).get("payouts") or NOT_CONNECTED
     return {field: stored[field] for field in NOT_CONNECTED}
@@ -43,14 +43,21 @@ async def of_user(db: Database, user_id: str | ObjectId, session: AsyncClientSes
 async def connect(db: Database, user_id: str, account_id: str) -> dict[str, Any]:
     """Remember the user's account, once: a second account id for the same user is ignored."""
     payouts = {"accountId": account_id, "status": "pending", "payoutsEnabled": False, "requirementsNeeded": [], "updatedAt": clock.now()}
-    await db.transaction(lambda session: db[users.COLLECTION].update_one(
-        {"_id": ObjectId(user_id), "payouts.accountId": None}, {"$set": {"payouts": payouts}}, session=session,
-    ))
-    return await of_user(db, user_id)
+    await db.transaction(
+        lambda session: db[users.COLLECTION].update_one(
+            {"_id": ObjectId(user_id), "payouts.accountId": None},
+            {"$set": {"payouts": payouts}},
+            session=session,
+        )
+    )
+    return await of_user(db, None, user_id)
 
 
 async def update_from_stripe(
-    db: Database, session: AsyncClientSession, account: dict[str, Any], snapshot_time: int,
+    db: Database,
+    session: AsyncClientSession,
+    account: dict[str, Any],
+    snapshot_time: int,
 ) -> tuple[ObjectId, dict[str, Any]] | None:
     """Apply an `account.updated` snapshot unless a newer one was applied (webhooks arrive in any order).
 
@@ -59,6 +66,7 @@ async def update_from_stripe(
     current = status_of(account)
     user = await db[users.COLLECTION].find_one_and_update(
         {"payouts.accountId": account["id"], "$or": [{"payouts.snapshotTime": None}, {"payouts.snapshotTime": {"$lte": snapshot_time}}]},
-        {"$set": {"payouts": current | {"snapshotTime": snapshot_time, "updatedAt": clock.now()}}}, session=session,
+        {"$set": {"payouts": current | {"snapshotTime": snapshot_time, "updatedAt": clock.now()}}},
+        session=session,
     )
     return (user["_id"], current) if user else None

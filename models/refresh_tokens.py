@@ -42,15 +42,18 @@ async def ensure_indexes(db: Database) -> None:
 async def issue(db: Database, session: AsyncClientSession, user_id: ObjectId, *, ttl_seconds: int, family: str) -> str:
     token = secrets.token_urlsafe(32)
     now = clock.now()
-    await db[COLLECTION].insert_one({
-        "_id": _digest(token),
-        "family": family,
-        "userId": user_id,
-        "createdAt": now,
-        "expiresAt": now + timedelta(seconds=ttl_seconds),
-        "usedAt": None,
-        "revoked": False,
-    }, session=session)
+    await db[COLLECTION].insert_one(
+        {
+            "_id": _digest(token),
+            "family": family,
+            "userId": user_id,
+            "createdAt": now,
+            "expiresAt": now + timedelta(seconds=ttl_seconds),
+            "usedAt": None,
+            "revoked": False,
+        },
+        session=session,
+    )
     return token
 
 
@@ -61,7 +64,8 @@ async def use(db: Database, session: AsyncClientSession, token: str) -> Used:
         return Used(None)
     claimed = await db[COLLECTION].update_one(
         {"_id": stored["_id"], "usedAt": None, "revoked": False},
-        {"$set": {"usedAt": clock.now()}}, session=session,
+        {"$set": {"usedAt": clock.now()}},
+        session=session,
     )
     if claimed.modified_count == 1:
         return Used(stored)

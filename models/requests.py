@@ -14,23 +14,30 @@ from models.ids import object_id
 from models.pages import page_of
 
 
-async def listing(db: Database, collection: str, public: Callable[[dict[str, Any]], dict[str, Any]], *,
-                  status: str | None, page: int, limit: int) -> dict[str, Any]:
+async def listing(
+    db: Database, collection: str, public: Callable[[dict[str, Any]], dict[str, Any]], *, status: str | None, page: int, limit: int
+) -> dict[str, Any]:
     """A queue's requests, newest first, optionally of one status (`pending` is what awaits an admin)."""
     found, pagination = await page_of(
-        db[collection], {"status": status} if status else {}, sort=[("createdAt", -1), ("_id", -1)], page=page, limit=limit,
+        db[collection],
+        {"status": status} if status else {},
+        sort=[("createdAt", -1), ("_id", -1)],
+        page=page,
+        limit=limit,
     )
     return {"requests": [public(request) for request in found], "pagination": pagination}
 
 
-async def resolve(db: Database, session: AsyncClientSession, collection: str, request_id: str | ObjectId, admin_id: str,
-                  changes: dict[str, Any], what: str) -> dict[str, Any]:
+async def resolve(
+    db: Database, session: AsyncClientSession, collection: str, request_id: str | ObjectId, admin_id: str, changes: dict[str, Any], what: str
+) -> dict[str, Any]:
     """`pending →` the given state (a conditional update, so of two admins exactly one wins), else `invalid_state`."""
     key = object_id(request_id, what)
     resolved = await db[collection].find_one_and_update(
         {"_id": key, "status": "pending"},
         {"$set": changes | {"resolvedAt": clock.now(), "resolvedBy": ObjectId(admin_id)}},
-        return_document=ReturnDocument.AFTER, session=session,
+        return_document=ReturnDocument.AFTER,
+        session=session,
     )
     if resolved is None:
         current = await db[collection].find_one({"_id": key}, {"status": 1}, session=session)

@@ -33,16 +33,23 @@ async def ensure_indexes(db: Database) -> None:
     await db[COLLECTION].create_index("expiresAt", expireAfterSeconds=0)
 
 
-async def start(db: Database, session: AsyncClientSession, user_id: ObjectId, *, ttl_seconds: int, user_agent: str | None,
-                ip: str | None) -> str:
+async def start(db: Database, session: AsyncClientSession, user_id: ObjectId, *, ttl_seconds: int, user_agent: str | None, ip: str | None) -> str:
     """A new live session for the user; its id is the family of the refresh tokens it will be renewed with."""
     now = clock.now()
     session_id = ObjectId()
-    await db[COLLECTION].insert_one({
-        "_id": str(session_id), "userId": user_id, "createdAt": now, "lastUsedAt": now,
-        "expiresAt": now + timedelta(seconds=ttl_seconds), "userAgent": (user_agent or "")[:300] or None, "ip": ip,
-        "revokedAt": None,
-    }, session=session)
+    await db[COLLECTION].insert_one(
+        {
+            "_id": str(session_id),
+            "userId": user_id,
+            "createdAt": now,
+            "lastUsedAt": now,
+            "expiresAt": now + timedelta(seconds=ttl_seconds),
+            "userAgent": (user_agent or "")[:300] or None,
+            "ip": ip,
+            "revokedAt": None,
+        },
+        session=session,
+    )
     return str(session_id)
 
 
@@ -50,7 +57,9 @@ async def renewed(db: Database, session: AsyncClientSession, session_id: str, *,
     """A refresh used the session: it lives another refresh-token lifetime from now."""
     now = clock.now()
     await db[COLLECTION].update_one(
-        {"_id": session_id}, {"$set": {"lastUsedAt": now, "expiresAt": now + timedelta(seconds=ttl_seconds)}}, session=session,
+        {"_id": session_id},
+        {"$set": {"lastUsedAt": now, "expiresAt": now + timedelta(seconds=ttl_seconds)}},
+        session=session,
     )
 
 
@@ -64,7 +73,9 @@ def is_live(stored: dict[str, Any] | None, user_id: ObjectId) -> bool:
 
 async def revoke(db: Database, session: AsyncClientSession, session_ids: list[str], reason: str) -> None:
     await db[COLLECTION].update_many(
-        {"_id": {"$in": session_ids}, "revokedAt": None}, {"$set": {"revokedAt": clock.now(), "revokedReason": reason}}, session=session,
+        {"_id": {"$in": session_ids}, "revokedAt": None},
+        {"$set": {"revokedAt": clock.now(), "revokedReason": reason}},
+        session=session,
     )
 
 

@@ -16,7 +16,7 @@ from bson import ObjectId
 from pymongo import ReturnDocument
 from pymongo.asynchronous.client_session import AsyncClientSession
 
-from models import clock, ledger
+from models import clock, ledger, roles
 from models.db import Database
 from models.errors import AppError
 from models.ids import object_id
@@ -32,7 +32,7 @@ def public(task: dict[str, Any], viewer: tuple[str, str] | None = None) -> dict[
     """A task as clients see it. Given a `(user id, role)` viewer who is neither a participant
     nor an admin, the delivery and the reasons are left out: they are the parties' business."""
     view = _view(task)
-    if viewer is not None and viewer[1] != "admin" and viewer[0] not in participants(task):
+    if viewer is not None and not roles.is_admin(viewer[1]) and viewer[0] not in participants(task):
         view |= {"submission": None, "rejectionReason": None, "cancelReason": None}
     return view
 
@@ -40,14 +40,25 @@ def public(task: dict[str, Any], viewer: tuple[str, str] | None = None) -> dict[
 def _view(task: dict[str, Any]) -> dict[str, Any]:
     submission = task.get("submission")
     return {
-        "id": str(task["_id"]), "ownerId": str(task["ownerId"]), "title": task["title"], "description": task["description"],
-        "budget": task["budget"], "currency": task["currency"], "tags": task["tags"],
-        "deadline": task["deadline"].isoformat() if task.get("deadline") else None, "autoStart": task["autoStart"],
-        "status": task["status"], "contractorId": _str(task.get("contractorId")), "offerId": _str(task.get("offerId")),
+        "id": str(task["_id"]),
+        "ownerId": str(task["ownerId"]),
+        "title": task["title"],
+        "description": task["description"],
+        "budget": task["budget"],
+        "currency": task["currency"],
+        "tags": task["tags"],
+        "deadline": task["deadline"].isoformat() if task.get("deadline") else None,
+        "autoStart": task["autoStart"],
+        "status": task["status"],
+        "contractorId": _str(task.get("contractorId")),
+        "offerId": _str(task.get("offerId")),
         "pendingOfferId": _str(task.get("pendingOfferId")),
-        "submission": submission and {"note": submission["note"], "fileIds": [str(f) for f in submission["fileIds"]], "submittedAt": submission["submittedAt"].isoformat()},
-        "rejectionReason": task.get("rejectionReason"), "cancelReason": task.get("cancelReason"),
-        "createdAt": task["createdAt"].isoformat(), "updatedAt": task["updatedAt"].isoformat(),
+        "submission": submission
+        and {"note": submission["note"], "fileIds": [str(f) for f in submission["fileIds"]], "submittedAt": submission["submittedAt"].isoformat()},
+        "rejectionReason": task.get("rejectionReason"),
+        "cancelReason": task.get("cancelReason"),
+        "createdAt": task["createdAt"].isoformat(),
+        "updatedAt": task["updatedAt"].isoformat(),
     }
 
 
@@ -66,27 +77,63 @@ async def ensure_indexes(db: Database) -> None:
     await db[COLLECTION].create_index([("contractorId", 1), ("createdAt", -1)])
 
 
-async def create(db: Database, owner_id: str, *, title: str, description: str, budget: int, tags: list[str],
-                 deadline: datetime | None, auto_start: bool) -> dict[str, Any]:
+async def create(
+    db: Database, owner_id: str, *, title: str, description: str, budget: int, tags: list[str], deadline: datetime | None, auto_start: bool
+) -> dict[str, Any]:
     now = clock.now()
     task = {
-        "_id": ObjectId(), "ownerId": ObjectId(owner_id), "title": title, "description": description, "budget": budget,
-        "currency": ledger.CURRENCY, "tags": list(dict.fromkeys(tags)), "deadline": deadline, "autoStart": auto_start,
-        "status": "open", "contractorId": None, "offerId": None, "pendingOfferId": None, "createdAt": now, "updatedAt": now,
+        "_id": ObjectId(),
+        "ownerId": ObjectId(owner_id),
+        "title": title,
+        "description": description,
+        "budget": budget,
+        "currency": ledger.CURRENCY,
+        "tags": list(dict.fromkeys(tags)),
+        "deadline": deadline,
+        "autoStart": auto_start,
+        "status": "open",
+        "contractorId": None,
+        "offerId": None,
+        "pendingOfferId": None,
+        "createdAt": now,
+        "updatedAt": now,
     }
     await db.transaction(lambda session: db[COLLECTION].insert_one(task, session=session))
     return task
 
 
-async def get(db: Database, task_id: str | ObjectId, session: AsyncClientSession | None = None) -> dict[str, Any]:
+async def get(db: Database, session: AsyncClientSession | None, task_id: str | ObjectId) -> dict[str, Any]:
     task = await db[COLLECTION].find_one({"_id": object_id(task_id, "task")}, session=session)
     if task is None:
         raise AppError("not_found", "No such task.")
     return task
 
 
-async def listing(db: Database, viewer: tuple[str, str], *, status: str | None, tags: list[str], text: str | None, mine: bool,
-                  page: int, limit: int) -> dict[str, Any]:
+async def watchable(db: Database, task_id: str, user_id: str, role: str) -> dict[str, Any]:
+    """The task, if the caller may follow its changes live: its participants and admins; `forbidden` for others."""
+    task = await get(db, None, task_id)
+    if not roles.is_admin(role) and user_id not in participants(task):
+        raise AppError("forbidden", "Only the task's participants and admins may watch it.")
+    return task
+
+
+async def start(db: Database, task_id: str, contractor_id: str) -> dict[str, Any]:
+    """`assigned → in_progress`, by the assigned contractor."""
+    return await db.transaction(
+        lambda session: move(
+            db,
+            session,
+            task_id,
+            allowed=("assigned",),
+            contractor_id=contractor_id,
+            changes={"status": "in_progress"},
+        )
+    )
+
+
+async def listing(
+    db: Database, viewer: tuple[str, str], *, status: str | None, tags: list[str], text: str | None, mine: bool, page: int, limit: int
+) -> dict[str, Any]:
     """Newest first; `tags` matches any of them, `text` any part of title or description (case-insensitive)."""
     query: dict[str, Any] = {}
     if status:
@@ -107,14 +154,29 @@ async def update(db: Database, task_id: str, owner_id: str, changes: dict[str, A
     changes = {field: value for field, value in changes.items() if value is not None or field == "deadline"}
     if "tags" in changes:
         changes = changes | {"tags": list(dict.fromkeys(changes["tags"]))}
-    return await db.transaction(lambda session: move(
-        db, session, task_id, allowed=("open",), changes=changes, owner_id=owner_id,
-    ))
+    return await db.transaction(
+        lambda session: move(
+            db,
+            session,
+            task_id,
+            allowed=("open",),
+            changes=changes,
+            owner_id=owner_id,
+        )
+    )
 
 
-async def move(db: Database, session: AsyncClientSession, task_id: str | ObjectId, *, allowed: tuple[str, ...],
-               changes: dict[str, Any], owner_id: str | None = None, contractor_id: str | None = None,
-               extra: dict[str, Any] | None = None) -> dict[str, Any]:
+async def move(
+    db: Database,
+    session: AsyncClientSession,
+    task_id: str | ObjectId,
+    *,
+    allowed: tuple[str, ...],
+    changes: dict[str, Any],
+    owner_id: str | None = None,
+    contractor_id: str | None = None,
+    extra: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     """Apply `changes` if the task is in one of the `allowed` states (and belongs to whom it must), else explain why not."""
     key = object_id(task_id, "task")
     query = {"_id": key, "status": {"$in": list(allowed)}, **(extra or {})}
@@ -123,10 +185,13 @@ async def move(db: Database, session: AsyncClientSession, task_id: str | ObjectI
     if contractor_id is not None:
         query["contractorId"] = ObjectId(contractor_id)
     moved = await db[COLLECTION].find_one_and_update(
-        query, {"$set": changes | {"updatedAt": clock.now()}}, return_document=ReturnDocument.AFTER, session=session,
+        query,
+        {"$set": changes | {"updatedAt": clock.now()}},
+        return_document=ReturnDocument.AFTER,
+        session=session,
     )
     if moved is None:
-        current = await get(db, key, session)
+        current = await get(db, session, key)
         if owner_id is not None and str(current["ownerId"]) != owner_id:
             raise AppError("forbidden", "Only the task's owner may do this.")
         if contractor_id is not None and str(current.get("contractorId")) != contractor_id:

@@ -55,7 +55,7 @@ async def insert(db: Database, session: AsyncClientSession, *, name: str, email:
     return user
 
 
-async def find_by_email(db: Database, email: str, session: AsyncClientSession | None = None) -> dict[str, Any] | None:
+async def find_by_email(db: Database, session: AsyncClientSession | None, email: str) -> dict[str, Any] | None:
     return await db[COLLECTION].find_one({"emailKey": email_key(email)}, session=session)
 
 
@@ -83,12 +83,13 @@ async def update_profile(db: Database, user_id: str, changes: dict[str, Any]) ->
 
     async def work(session: AsyncClientSession) -> dict[str, Any] | None:
         return await db[COLLECTION].find_one_and_update(
-            {"_id": object_id(user_id, "user")}, {"$set": changes},
-            return_document=ReturnDocument.AFTER, session=session,
+            {"_id": object_id(user_id, "user")},
+            {"$set": changes},
+            return_document=ReturnDocument.AFTER,
+            session=session,
         )
 
     user = await db.transaction(work) if changes else await db[COLLECTION].find_one({"_id": object_id(user_id, "user")})
     if user is None:
         raise AppError("not_found", "No such user.")
     return user
-

@@ -20,15 +20,18 @@ from models.sessions import SessionsEnded
 TOTALS = ("totalEarnings", "totalSpent", "totalWithdrawals")
 
 
-async def summary(db: Database, user_id: str | ObjectId, session: AsyncClientSession | None = None) -> dict[str, Any]:
+async def summary(db: Database, session: AsyncClientSession | None, user_id: str | ObjectId) -> dict[str, Any]:
     account = await db[ledger.ACCOUNTS].find_one({"_id": ledger.wallet(user_id)}, session=session)
     user = await db[users.COLLECTION].find_one({"_id": object_id(user_id, "wallet")}, {"payouts.status": 1}, session=session)
     if account is None or user is None:
         raise AppError("not_found", "No such wallet.")
     return {
-        "balance": account["balance"], "held": account["held"], "currency": account["currency"],
+        "balance": account["balance"],
+        "held": account["held"],
+        "currency": account["currency"],
         **{total: account.get(total, 0) for total in TOTALS},
-        "isFrozen": account["frozen"], "payoutsStatus": user.get("payouts", {}).get("status", "not_connected"),
+        "isFrozen": account["frozen"],
+        "payoutsStatus": user.get("payouts", {}).get("status", "not_connected"),
     }
 
 
@@ -66,7 +69,10 @@ async def adjust(db: Database, user_id: str, amount: int, *, reason: str, admin_
 
     async def work(session: AsyncClientSession) -> dict[str, Any]:
         return await ledger.post(
-            db, session, key=f"adjustment:{ObjectId()}", type="adjustment",
+            db,
+            session,
+            key=f"adjustment:{ObjectId()}",
+            type="adjustment",
             entries=[ledger.Entry(ledger.STRIPE, -amount), ledger.Entry(wallet, amount)],
             refs={"userId": ObjectId(user_id), "adminId": ObjectId(admin_id), "reason": reason},
         )
@@ -78,7 +84,11 @@ async def transactions(db: Database, user_id: str, *, page: int, limit: int) -> 
     """The caller's side of each transaction: the net change to their wallet, newest first."""
     account = ledger.wallet(user_id)
     found, pagination = await page_of(
-        db[ledger.TRANSACTIONS], {"accounts": account}, sort=[("createdAt", -1), ("_id", -1)], page=page, limit=limit,
+        db[ledger.TRANSACTIONS],
+        {"accounts": account},
+        sort=[("createdAt", -1), ("_id", -1)],
+        page=page,
+        limit=limit,
     )
     return {"transactions": [_as_seen_by(account, transaction) for transaction in found], "pagination": pagination}
 

@@ -24,9 +24,14 @@ WHAT = "withdrawal request"
 
 def public(request: dict[str, Any]) -> dict[str, Any]:
     return {
-        "id": str(request["_id"]), "userId": str(request["userId"]), "amount": request["amount"],
-        "currency": request["currency"], "status": request["status"], "reason": request.get("reason"),
-        "transferId": request.get("transferId"), "createdAt": request["createdAt"].isoformat(),
+        "id": str(request["_id"]),
+        "userId": str(request["userId"]),
+        "amount": request["amount"],
+        "currency": request["currency"],
+        "status": request["status"],
+        "reason": request.get("reason"),
+        "transferId": request.get("transferId"),
+        "createdAt": request["createdAt"].isoformat(),
         "resolvedAt": request["resolvedAt"].isoformat() if request.get("resolvedAt") else None,
     }
 
@@ -37,14 +42,22 @@ async def ensure_indexes(db: Database) -> None:
 
 async def request(db: Database, user_id: str, amount: int) -> dict[str, Any]:
     withdrawal = {
-        "_id": ObjectId(), "userId": ObjectId(user_id), "amount": amount, "currency": ledger.CURRENCY,
-        "status": "pending", "createdAt": clock.now(),
+        "_id": ObjectId(),
+        "userId": ObjectId(user_id),
+        "amount": amount,
+        "currency": ledger.CURRENCY,
+        "status": "pending",
+        "createdAt": clock.now(),
     }
 
     async def work(session: AsyncClientSession) -> dict[str, Any]:
         await _require_payouts_enabled(db, session, user_id)
         await ledger.post(
-            db, session, key=f"withdrawal-hold:{withdrawal['_id']}", type="hold", entries=ledger.hold(user_id, amount),
+            db,
+            session,
+            key=f"withdrawal-hold:{withdrawal['_id']}",
+            type="hold",
+            entries=ledger.hold(user_id, amount),
             refs={"userId": withdrawal["userId"], "requestId": withdrawal["_id"]},
         )
         await db[COLLECTION].insert_one(withdrawal, session=session)
@@ -64,7 +77,10 @@ async def approve(db: Database, request_id: str, admin_id: str, *, lease_seconds
         withdrawal = await requests.resolve(db, session, COLLECTION, request_id, admin_id, {"status": "approved"}, WHAT)
         account_id = await _require_payouts_enabled(db, session, withdrawal["userId"])
         await ledger.post(
-            db, session, key=f"withdrawal:{withdrawal['_id']}", type="withdrawal",
+            db,
+            session,
+            key=f"withdrawal:{withdrawal['_id']}",
+            type="withdrawal",
             entries=ledger.capture(withdrawal["userId"], withdrawal["amount"], ledger.STRIPE),
             refs={"userId": withdrawal["userId"], "requestId": withdrawal["_id"], "adminId": ObjectId(admin_id)},
         )
@@ -79,7 +95,10 @@ async def reject(db: Database, request_id: str, admin_id: str, reason: str) -> d
     async def work(session: AsyncClientSession) -> dict[str, Any]:
         withdrawal = await requests.resolve(db, session, COLLECTION, request_id, admin_id, {"status": "rejected", "reason": reason}, WHAT)
         await ledger.post(
-            db, session, key=f"withdrawal-release:{withdrawal['_id']}", type="hold_release",
+            db,
+            session,
+            key=f"withdrawal-release:{withdrawal['_id']}",
+            type="hold_release",
             entries=ledger.release(withdrawal["userId"], withdrawal["amount"]),
             refs={"userId": withdrawal["userId"], "requestId": withdrawal["_id"], "adminId": ObjectId(admin_id)},
         )
@@ -89,7 +108,7 @@ async def reject(db: Database, request_id: str, admin_id: str, reason: str) -> d
 
 
 async def _require_payouts_enabled(db: Database, session: AsyncClientSession, user_id: str | ObjectId) -> str:
-    connected = await payout_accounts.of_user(db, user_id, session)
+    connected = await payout_accounts.of_user(db, session, user_id)
     if not connected["payoutsEnabled"]:
         raise AppError("payouts_not_enabled", "Finish Stripe onboarding (payouts:onboard) before withdrawing.", {"status": connected["status"]})
     return connected["accountId"]

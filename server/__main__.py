@@ -15,17 +15,21 @@ from models.sessions import SessionsEnded
 from server import logs
 from server.app import create_app
 from server.config import Settings
-from server.database import open_database
-from server.protocol_doc import render_into
-from server.revocations import RedisRevocations
+from server.gateway.protocol_doc import render_into
+from server.infra.database import open_database
+from server.infra.revocations import RedisRevocations
 from server.services import auth_policy
 from workers import rq_runner
 
 
 def serve(settings: Settings) -> None:
     web.run_app(
-        create_app(settings), host=settings.host, port=settings.port, print=None,
-        shutdown_timeout=settings.shutdown_timeout_seconds, access_log=None,
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        print=None,
+        shutdown_timeout=settings.shutdown_timeout_seconds,
+        access_log=None,
     )
 
 
@@ -35,18 +39,22 @@ async def create_admin(settings: Settings, email: str, password: str, name: str 
         try:
             ready = await Accounts(db, auth_policy(settings)).create_admin(email=email, password=password, name=name, promote=promote)
         except AppError as refused:
-            print(f"refused: an account with {email} already exists (role {refused.details['role']}). If it is yours and you mean "
-                  "to make it an admin, run again with --promote: its password is replaced and every session it has is ended.",
-                  file=sys.stderr)
+            print(
+                f"refused: an account with {email} already exists (role {refused.details['role']}). If it is yours and you mean "
+                "to make it an admin, run again with --promote: its password is replaced and every session it has is ended.",
+                file=sys.stderr,
+            )
             return False
     admin = users.public(ready.user)
     if ready.previous is None:
         print(f"admin created: {admin['email']} ({admin['id']})")
         return True
     closed = await _end_live_sockets(settings, ready.ended)
-    print(f"existing account promoted to admin: {admin['email']} ({admin['id']})\n"
-          f"  it belonged to: {ready.previous['name']!r}, a {ready.previous['role']} since {ready.previous['createdAt']:%Y-%m-%d %H:%M} UTC\n"
-          f"  its password is now the one given here; {len(ready.ended.session_ids)} session(s) ended (refresh tokens revoked); {closed}")
+    print(
+        f"existing account promoted to admin: {admin['email']} ({admin['id']})\n"
+        f"  it belonged to: {ready.previous['name']!r}, a {ready.previous['role']} since {ready.previous['createdAt']:%Y-%m-%d %H:%M} UTC\n"
+        f"  its password is now the one given here; {len(ready.ended.session_ids)} session(s) ended (refresh tokens revoked); {closed}"
+    )
     return True
 
 
@@ -61,8 +69,10 @@ async def _end_live_sockets(settings: Settings, ended: SessionsEnded) -> str:
         return "live sockets were told to close on every server process (through Redis)"
     if settings.embedded_db:
         return "no socket can be open: the embedded server is stopped while this command runs"
-    return (f"without REDIS_URL this command cannot reach a running server's sockets; any still open keep their old role "
-            f"and close within ACCESS_TOKEN_TTL_SECONDS ({settings.access_token_ttl_seconds} s), after which their tokens are refused")
+    return (
+        f"without REDIS_URL this command cannot reach a running server's sockets; any still open keep their old role "
+        f"and close within ACCESS_TOKEN_TTL_SECONDS ({settings.access_token_ttl_seconds} s), after which their tokens are refused"
+    )
 
 
 async def audit_ledger(settings: Settings) -> bool:

@@ -8,11 +8,13 @@ import socketio
 from aiohttp import web
 
 import handlers  # noqa: F401  (registers every event)
-from server import file_routes, http_api, stripe_routes
 from server.config import Settings
-from server.events import registry
+from server.gateway.dispatch import SocketGateway
+from server.gateway.events import registry
+from server.gateway.guard import GuardedServer, PendingSessions
+from server.http import auth, files, health, stripe
+from server.http.middleware import envelope_and_log
 from server.services import open_services
-from server.sockets import GuardedServer, PendingSessions, SocketGateway
 from workers.jobs import periodic
 from workers.local import LocalJobs
 from workers.rq_runner import RQJobs
@@ -26,16 +28,18 @@ def socket_server(settings: Settings) -> GuardedServer:
     """With `REDIS_URL`, emits reach sockets held by every server process."""
     manager = socketio.AsyncRedisManager(settings.redis_url) if settings.redis_url else None
     return GuardedServer(
-        async_mode="aiohttp", client_manager=manager, cors_allowed_origins="*",
-        max_http_buffer_size=MAX_SOCKET_MESSAGE_BYTES, pending=PendingSessions(settings),
+        async_mode="aiohttp",
+        client_manager=manager,
+        cors_allowed_origins="*",
+        max_http_buffer_size=MAX_SOCKET_MESSAGE_BYTES,
+        pending=PendingSessions(settings),
     )
 
 
 def create_app(settings: Settings) -> web.Application:
-    app = web.Application(middlewares=[http_api.envelope_and_log], client_max_size=MAX_SOCKET_MESSAGE_BYTES)
-    app.add_routes(http_api.routes)
-    app.add_routes(stripe_routes.routes)
-    app.add_routes(file_routes.routes)
+    app = web.Application(middlewares=[envelope_and_log], client_max_size=MAX_SOCKET_MESSAGE_BYTES)
+    for area in (auth, health, stripe, files):
+        app.add_routes(area.routes)
     sio = socket_server(settings)
     sio.attach(app)
 
@@ -49,10 +53,16 @@ def create_app(settings: Settings) -> web.Application:
             presence = asyncio.create_task(gateway.keep_presence())
             revocations = asyncio.create_task(services.revocations.listen())
             await asyncio.wait_for(services.revocations.subscribed.wait(), 10)
-            log.info("server ready", extra={
-                "host": settings.host, "port": settings.port, "redis": bool(settings.redis_url),
-                "payments": services.stripe is not None, "jobs": type(jobs).__name__,
-            })
+            log.info(
+                "server ready",
+                extra={
+                    "host": settings.host,
+                    "port": settings.port,
+                    "redis": bool(settings.redis_url),
+                    "payments": services.stripe is not None,
+                    "jobs": type(jobs).__name__,
+                },
+            )
             yield
             presence.cancel()
             revocations.cancel()

@@ -14,10 +14,14 @@ def configure(level: str) -> None:
     logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
     logging._srcfile = None
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(OrjsonFormatter(
-        "{levelname}{name}{message}", style="{", timestamp="time",
-        rename_fields={"levelname": "level", "name": "logger"},
-    ))
+    handler.setFormatter(
+        OrjsonFormatter(
+            "{levelname}{name}{message}",
+            style="{",
+            timestamp="time",
+            rename_fields={"levelname": "level", "name": "logger"},
+        )
+    )
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())

@@ -1,7 +1,7 @@
 """What handlers and jobs may use, opened once per process and handed to every event and job."""
 
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -10,14 +10,14 @@ import redis.asyncio as aioredis
 from models.accounts import Accounts, AuthPolicy
 from models.db import Database
 from models.errors import AppError
-from server.chat_runtime import ChatRuntime
 from server.config import Settings
-from server.data_dir import jwt_secret
-from server.database import open_database
-from server.presence import LocalPresence, RedisPresence
-from server.rate_limits import RateLimits
-from server.revocations import LocalRevocations, RedisRevocations
-from server.stripe_api import StripeApi
+from server.infra.chat_runtime import ChatRuntime
+from server.infra.data_dir import jwt_secret
+from server.infra.database import open_database
+from server.infra.presence import LocalPresence, RedisPresence
+from server.infra.rate_limits import RateLimits
+from server.infra.revocations import LocalRevocations, RedisRevocations
+from server.infra.stripe_api import StripeApi
 
 
 class Emitter(Protocol):
@@ -27,8 +27,10 @@ class Emitter(Protocol):
 
 
 class Jobs(Protocol):
-    def start(self, services: "Services", periodic: dict[str, float]) -> None: ...
-    async def enqueue_in(self, delay: float, name: str, *args: str) -> None: ...
+    """`workers.local.LocalJobs` or `workers.rq_runner.RQJobs`; a job is passed as its function (see `workers.jobs`)."""
+
+    def start(self, services: "Services", periodic: dict[Callable, float]) -> None: ...
+    async def enqueue_in(self, delay: float, job: Callable[..., Awaitable[None]], *args: str) -> None: ...
     async def stop(self) -> None: ...
 
 
@@ -45,13 +47,6 @@ class Services:
     presence: LocalPresence | RedisPresence
     limits: RateLimits
     revocations: LocalRevocations | RedisRevocations
-
-    async def emit_to_user(self, user_id: str, event: str, data: Any) -> None:
-        """Reaches every socket of the user, on every server process (through Redis when configured)."""
-        await self.sio.emit(event, data, room=f"user:{user_id}")
-
-    async def emit_to_admins(self, event: str, data: Any) -> None:
-        await self.sio.emit(event, data, room="admins")
 
     def require_payments(self) -> None:
         """Refuse with `payments_unavailable` before anything changes when no Stripe key is configured."""
@@ -84,8 +79,19 @@ async def open_services(settings: Settings, sio: Emitter, jobs: Jobs, *, prepare
             try:
                 presence = RedisPresence(redis, settings.presence_heartbeat_seconds) if redis is not None else LocalPresence()
                 revocations = RedisRevocations(redis) if redis is not None else LocalRevocations()
-                yield Services(settings, db, Accounts(db, auth_policy(settings)), sio, redis, stripe, jobs, ChatRuntime(), presence,
-                               RateLimits(settings), revocations)
+                yield Services(
+                    settings,
+                    db,
+                    Accounts(db, auth_policy(settings)),
+                    sio,
+                    redis,
+                    stripe,
+                    jobs,
+                    ChatRuntime(),
+                    presence,
+                    RateLimits(settings),
+                    revocations,
+                )
             finally:
                 await jobs.stop()
     finally:

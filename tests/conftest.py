@@ -1,5 +1,6 @@
 """Shared fixtures: one embedded-mode server for most tests, Redis, a fake Stripe, and client helpers."""
 
+import asyncio
 import hashlib
 import hmac
 import json
@@ -17,6 +18,7 @@ import socketio
 
 from tests.fake_stripe import FakeStripe
 from tests.servers import ROOT, ServerProcess, free_port
+from tests.shapes import MISMATCHES, CheckedClient
 
 WEBHOOK_SECRET = "whsec_test_secret"
 ADMIN = {"email": "admin@example.com", "password": "admin password"}
@@ -24,8 +26,12 @@ ADMIN = {"email": "admin@example.com", "password": "admin password"}
 
 def stripe_env(fake: FakeStripe) -> dict[str, str]:
     return {
-        "STRIPE_SECRET_KEY": "sk_test_fake", "STRIPE_API_BASE": fake.url, "STRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET,
-        "PUBLIC_URL": "https://api.example.test", "PAYOUT_RETRY_SECONDS": "0.3", "PAYOUT_LEASE_SECONDS": "2",
+        "STRIPE_SECRET_KEY": "sk_test_fake",
+        "STRIPE_API_BASE": fake.url,
+        "STRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET,
+        "PUBLIC_URL": "https://api.example.test",
+        "PAYOUT_RETRY_SECONDS": "0.3",
+        "PAYOUT_LEASE_SECONDS": "2",
         "MAX_UPLOAD_BYTES": "200000",
     }
 
@@ -35,6 +41,13 @@ def money_server(fake: FakeStripe, **env: str) -> ServerProcess:
     process = ServerProcess(env=stripe_env(fake) | env)
     process.run_cli("create-admin", ADMIN["email"], ADMIN["password"]).check_returncode()
     return process
+
+
+@pytest.fixture(scope="session", autouse=True)
+def shapes_checked():
+    """At the end of the session: no ack or push any test saw differed from its declared shape."""
+    yield
+    assert not MISMATCHES, "acks or pushes that differ from their declared shapes:\n" + "\n".join(MISMATCHES[:20])
 
 
 @pytest.fixture(scope="session")
@@ -102,7 +115,9 @@ def redis_url():
 def mongodb_uri():
     """A standalone engine process, shared by the servers of tests that need a database outside any one server
     (RQ workers, several web processes, killed servers); each server still gets a database of its own."""
-    engine = subprocess.Popen([sys.executable, "-m", "server.embedded_mongo"], cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    engine = subprocess.Popen(
+        [sys.executable, "-m", "server.infra.embedded_mongo"], cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
     port = int(engine.stdout.readline())
     yield f"mongodb://127.0.0.1:{port}/?directConnection=true"
     engine.stdin.close()
@@ -127,14 +142,29 @@ async def register(base: str, role: str = "customer", **fields) -> dict:
 
 
 async def connect(base: str, token: str | None) -> socketio.AsyncClient:
-    client = socketio.AsyncClient(reconnection=False)
+    client = CheckedClient(reconnection=False)
     await client.connect(base, auth={"token": token} if token else None, transports=["websocket"], wait_timeout=5)
     return client
 
 
-async def call(client: socketio.AsyncClient, event: str, data=None) -> dict:
-    """Emit with an ack; `None` sends no payload, a tuple sends several arguments."""
-    return await client.call(event, data, timeout=10)
+ACK_SECONDS = 10
+"""How long one ack may take on a busy machine with nothing queued ahead of it."""
+SECONDS_PER_QUEUED_WRITE = 0.25
+"""What each write queued ahead adds (embedded mode serializes writes; one takes ~5 ms idle, far more on a loaded 2-core machine)."""
+
+
+async def call(client: socketio.AsyncClient, event: str, data=None, *, queued: int = 1) -> dict:
+    """Emit with an ack; `None` sends no payload, a tuple sends several arguments.
+
+    `queued` is how many writes this call may wait behind (a concurrent burst: its size),
+    so the wait is derived from the work queued rather than guessed.
+    """
+    return await client.call(event, data, timeout=ACK_SECONDS + queued * SECONDS_PER_QUEUED_WRITE)
+
+
+async def call_many(client: socketio.AsyncClient, event: str, payloads: list) -> list[dict]:
+    """The calls at once; each may wait behind all of them."""
+    return await asyncio.gather(*(call(client, event, payload, queued=len(payloads)) for payload in payloads))
 
 
 async def login(base: str, email: str, password: str) -> dict:
@@ -151,8 +181,7 @@ def sign(payload: str, secret: str = WEBHOOK_SECRET, timestamp: int | None = Non
 
 
 def stripe_event(type: str, subject: dict, **fields) -> dict:
-    return {"id": f"evt_{uuid.uuid4().hex[:16]}", "object": "event", "type": type, "created": int(time.time()),
-            "data": {"object": subject}} | fields
+    return {"id": f"evt_{uuid.uuid4().hex[:16]}", "object": "event", "type": type, "created": int(time.time()), "data": {"object": subject}} | fields
 
 
 async def send_webhook(base: str, event: dict, signature: str | None = "sign") -> tuple[int, dict]:

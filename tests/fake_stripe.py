@@ -87,8 +87,11 @@ class FakeStripe:
         if self.failures[path]:
             status = self.failures[path].pop(0)
             kind = "api_error" if status >= 500 else "invalid_request_error"
-            return web.json_response({"error": {"type": kind, "message": f"injected {status}", "code": "injected"}},
-                                     status=status, headers={"Stripe-Should-Retry": "false"})
+            return web.json_response(
+                {"error": {"type": kind, "message": f"injected {status}", "code": "injected"}},
+                status=status,
+                headers={"Stripe-Should-Retry": "false"},
+            )
         if key and key in self._replies:
             status, body = self._replies[key]
         else:
@@ -102,15 +105,26 @@ class FakeStripe:
     def _answer(self, method: str, path: str, params: dict[str, Any]) -> tuple[int, dict]:
         token = uuid.uuid4().hex[:14]
         if path == "/v1/checkout/sessions":
-            return 200, {"id": f"cs_test_{token}", "object": "checkout.session", "url": f"https://checkout.stripe.test/pay/cs_test_{token}",
-                         "metadata": params.get("metadata", {}), "client_reference_id": params.get("client_reference_id")}
+            return 200, {
+                "id": f"cs_test_{token}",
+                "object": "checkout.session",
+                "url": f"https://checkout.stripe.test/pay/cs_test_{token}",
+                "metadata": params.get("metadata", {}),
+                "client_reference_id": params.get("client_reference_id"),
+            }
         if path == "/v1/accounts":
             return 200, {"id": f"acct_{token}", "object": "account", "payouts_enabled": False, "details_submitted": False}
         if path == "/v1/account_links":
             return 200, {"object": "account_link", "url": f"https://connect.stripe.test/setup/{params['account']}/{token}"}
         if path == "/v1/transfers" and method == "POST":
-            transfer = {"id": f"tr_{token}", "object": "transfer", "amount": int(params["amount"]), "currency": params["currency"],
-                        "destination": params["destination"], "transfer_group": params.get("transfer_group")}
+            transfer = {
+                "id": f"tr_{token}",
+                "object": "transfer",
+                "amount": int(params["amount"]),
+                "currency": params["currency"],
+                "destination": params["destination"],
+                "transfer_group": params.get("transfer_group"),
+            }
             self.transfers[transfer["id"]] = transfer
             return 200, transfer
         if path == "/v1/transfers":

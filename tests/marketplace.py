@@ -18,15 +18,22 @@ async def funded_customer(base: str, cents: int) -> tuple[dict, socketio.AsyncCl
 
 async def task_with_application(base: str, customer: socketio.AsyncClient, **task_fields) -> tuple[dict, dict, socketio.AsyncClient]:
     """`(task, application, contractor socket)`: a fresh task and one contractor's application to it."""
-    task = (await ok(customer, "task:create", {"title": "Fix the fence", "description": "Two panels are loose.", "budget": 10_000,
-                                               "tags": ["garden"]} | task_fields))["task"]
+    task = (
+        await ok(
+            customer,
+            "task:create",
+            {"title": "Fix the fence", "description": "Two panels are loose.", "budget": 10_000, "tags": ["garden"]} | task_fields,
+        )
+    )["task"]
     contractor_session, contractor = await user_socket(base, "contractor")
     application = (await ok(contractor, "task:apply", {"taskId": task["id"], "message": "I can do it tomorrow."}))["application"]
     return task, application | {"contractorToken": contractor_session["accessToken"]}, contractor
 
 
 async def send_offer(customer: socketio.AsyncClient, application: dict, amount: int = 10_000) -> dict:
-    return (await ok(customer, "offer:send", {"applicationId": application["id"], "amount": amount, "timeline": "2 days", "description": "All of it"}))["offer"]
+    return (
+        await ok(customer, "offer:send", {"applicationId": application["id"], "amount": amount, "timeline": "2 days", "description": "All of it"})
+    )["offer"]
 
 
 async def unanswered_offer_expires(base: str, push_timeout: float = 10) -> None:

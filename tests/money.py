@@ -50,9 +50,15 @@ async def admin_socket(base: str) -> socketio.AsyncClient:
 
 
 def paid_checkout(deposit: dict, user_id: str, payment_status: str = "paid") -> dict:
-    return {"id": deposit["sessionId"], "object": "checkout.session", "payment_status": payment_status,
-            "client_reference_id": user_id, "metadata": {"depositId": deposit["depositId"], "userId": user_id},
-            "payment_intent": "pi_test_1", "amount_total": None}
+    return {
+        "id": deposit["sessionId"],
+        "object": "checkout.session",
+        "payment_status": payment_status,
+        "client_reference_id": user_id,
+        "metadata": {"depositId": deposit["depositId"], "userId": user_id},
+        "payment_intent": "pi_test_1",
+        "amount_total": None,
+    }
 
 
 async def deposit(base: str, client: socketio.AsyncClient, user_id: str, cents: int) -> dict:

@@ -43,10 +43,19 @@ class ServerProcess:
 
     def environment(self) -> dict[str, str]:
         inherited = {name: value for name, value in os.environ.items() if name != "REDIS_URL"}
-        return inherited | {
-            "HOST": "127.0.0.1", "PORT": str(self.port), "DATA_DIR": str(self.data_dir),
-            "JWT_SECRET": JWT_SECRET, "BCRYPT_ROUNDS": "4", "LOG_LEVEL": "INFO", "MONGODB_DB": self.database,
-        } | self.env
+        return (
+            inherited
+            | {
+                "HOST": "127.0.0.1",
+                "PORT": str(self.port),
+                "DATA_DIR": str(self.data_dir),
+                "JWT_SECRET": JWT_SECRET,
+                "BCRYPT_ROUNDS": "4",
+                "LOG_LEVEL": "INFO",
+                "MONGODB_DB": self.database,
+            }
+            | self.env
+        )
 
     def spawn(self, *args: str, log_name: str) -> subprocess.Popen:
         """Another `python -m server …` process (a worker, say) with this server's settings, logging beside it."""

@@ -10,7 +10,9 @@ from tests.servers import ServerProcess
 async def test_a_pair_gets_one_room_and_each_socket_gets_each_message_once(server):
     (alice, alice_phone), (bob, bob_phone) = await user_socket(server.url, "customer"), await user_socket(server.url, "customer")
     bob_tablet = await connect(server.url, bob["accessToken"])
-    opened = await asyncio.gather(ok(alice_phone, "chat:open", {"userId": bob["user"]["id"]}), ok(bob_phone, "chat:open", {"userId": alice["user"]["id"]}))
+    opened = await asyncio.gather(
+        ok(alice_phone, "chat:open", {"userId": bob["user"]["id"]}), ok(bob_phone, "chat:open", {"userId": alice["user"]["id"]})
+    )
     assert opened[0]["room"]["id"] == opened[1]["room"]["id"]
     room = opened[0]["room"]
     heard = {name: Pushes(client, "chat:message") for name, client in (("alice", alice_phone), ("phone", bob_phone), ("tablet", bob_tablet))}
@@ -34,9 +36,13 @@ async def test_only_members_read_or_write_and_only_the_creator_manages_a_group(s
     (owner, owner_c), (member, member_c), (outsider, outsider_c) = [await user_socket(server.url, "customer") for _ in range(3)]
     room = (await ok(owner_c, "chat:create", {"name": "Crew", "memberIds": [member["user"]["id"]]}))["room"]
     assert set(room["memberIds"]) == {owner["user"]["id"], member["user"]["id"]}
-    for event, payload in [("chat:send", {"roomId": room["id"], "text": "hi", "clientMsgId": "o1"}), ("chat:history", {"roomId": room["id"]}),
-                           ("chat:read", {"roomId": room["id"], "seq": 1}), ("chat:typing", {"roomId": room["id"]}),
-                           ("chat:sync", {"rooms": [{"roomId": room["id"], "afterSeq": 0}]})]:
+    for event, payload in [
+        ("chat:send", {"roomId": room["id"], "text": "hi", "clientMsgId": "o1"}),
+        ("chat:history", {"roomId": room["id"]}),
+        ("chat:read", {"roomId": room["id"], "seq": 1}),
+        ("chat:typing", {"roomId": room["id"]}),
+        ("chat:sync", {"rooms": [{"roomId": room["id"], "afterSeq": 0}]}),
+    ]:
         assert await error_code(outsider_c, event, payload) == "forbidden", event
     assert await error_code(member_c, "chat:members:add", {"roomId": room["id"], "userIds": [outsider["user"]["id"]]}) == "forbidden"
     changes, member_view = Pushes(outsider_c, "chat:room"), Pushes(member_c, "chat:room")
@@ -69,12 +75,15 @@ async def test_a_block_stops_a_direct_room_both_ways_until_lifted(server):
 
 async def test_concurrent_senders_get_distinct_increasing_seqs_and_pushes_arrive_in_order(server):
     people = [await user_socket(server.url, "customer") for _ in range(3)]
-    (owner, owner_c), others = people[0], people[1:]
+    (_, owner_c), others = people[0], people[1:]
     room = (await ok(owner_c, "chat:create", {"name": "Busy", "memberIds": [session["user"]["id"] for session, _ in others]}))["room"]
     listeners = [Pushes(client, "chat:message") for _, client in people]
 
     async def burst(client, name):
-        return [(await ok(client, "chat:send", {"roomId": room["id"], "text": f"{name} {i}", "clientMsgId": f"{name}-{i}"}))["message"]["seq"] for i in range(8)]
+        return [
+            (await ok(client, "chat:send", {"roomId": room["id"], "text": f"{name} {i}", "clientMsgId": f"{name}-{i}"}))["message"]["seq"]
+            for i in range(8)
+        ]
 
     seqs = await asyncio.gather(*(burst(client, str(index)) for index, (_, client) in enumerate(people)))
     assert sorted(seq for each in seqs for seq in each) == list(range(1, 25))
@@ -85,7 +94,7 @@ async def test_concurrent_senders_get_distinct_increasing_seqs_and_pushes_arrive
 
 
 async def test_history_pages_backwards_and_sync_returns_what_a_disconnected_client_missed(server):
-    (alice, alice_c), (bob, bob_c) = await user_socket(server.url, "customer"), await user_socket(server.url, "customer")
+    (_, alice_c), (bob, bob_c) = await user_socket(server.url, "customer"), await user_socket(server.url, "customer")
     room = (await ok(alice_c, "chat:open", {"userId": bob["user"]["id"]}))["room"]
     for i in range(25):
         await ok(alice_c, "chat:send", {"roomId": room["id"], "text": f"m{i + 1}", "clientMsgId": f"h{i}"})
@@ -107,7 +116,7 @@ async def test_history_pages_backwards_and_sync_returns_what_a_disconnected_clie
 
 
 async def test_read_markers_only_move_forward_and_drive_unread_counts(server):
-    (alice, alice_c), (bob, bob_c) = await user_socket(server.url, "customer"), await user_socket(server.url, "customer")
+    (_, alice_c), (bob, bob_c) = await user_socket(server.url, "customer"), await user_socket(server.url, "customer")
     room = (await ok(alice_c, "chat:open", {"userId": bob["user"]["id"]}))["room"]
     for i in range(6):
         await ok(alice_c, "chat:send", {"roomId": room["id"], "text": f"$lastSeq {i}", "clientMsgId": f"r{i}"})
@@ -138,7 +147,7 @@ async def test_typing_reaches_the_others_and_is_rate_limited(server):
 
 
 async def test_presence_is_for_people_you_share_a_room_with_and_follows_the_last_socket(server):
-    (alice, alice_c), (bob, bob_c) = await user_socket(server.url, "customer"), await user_socket(server.url, "customer")
+    (_, alice_c), (bob, bob_c) = await user_socket(server.url, "customer"), await user_socket(server.url, "customer")
     bob_id = bob["user"]["id"]
     refused = await call(alice_c, "presence:subscribe", {"userIds": [bob_id]})
     assert (refused["error"]["code"], refused["error"]["details"]) == ("forbidden", {"userIds": [bob_id]})
@@ -159,7 +168,7 @@ async def test_presence_is_for_people_you_share_a_room_with_and_follows_the_last
 
 
 async def test_a_flooding_sender_is_rate_limited(server):
-    (alice, alice_c), (bob, bob_c) = await user_socket(server.url, "customer"), await user_socket(server.url, "customer")
+    (_, alice_c), (bob, bob_c) = await user_socket(server.url, "customer"), await user_socket(server.url, "customer")
     room = (await ok(alice_c, "chat:open", {"userId": bob["user"]["id"]}))["room"]
     answers = [await call(alice_c, "chat:send", {"roomId": room["id"], "text": "spam", "clientMsgId": f"s{i}"}) for i in range(31)]
     assert all(answer["ok"] for answer in answers[:30])
@@ -169,7 +178,7 @@ async def test_a_flooding_sender_is_rate_limited(server):
 
 
 async def test_edits_and_deletes_are_the_authors_and_reach_the_room(server):
-    (alice, alice_c), (bob, bob_c) = await user_socket(server.url, "customer"), await user_socket(server.url, "customer")
+    (_, alice_c), (bob, bob_c) = await user_socket(server.url, "customer"), await user_socket(server.url, "customer")
     room = (await ok(alice_c, "chat:open", {"userId": bob["user"]["id"]}))["room"]
     updates = Pushes(bob_c, "chat:message:updated")
     sent = (await ok(alice_c, "chat:send", {"roomId": room["id"], "text": "tpyo", "clientMsgId": "e1"}))["message"]
@@ -186,7 +195,7 @@ async def test_edits_and_deletes_are_the_authors_and_reach_the_room(server):
 async def test_messages_survive_a_server_restart_and_sync_picks_up_after_it():
     process = ServerProcess().start()
     try:
-        (alice, alice_c), (bob, bob_c) = await user_socket(process.url, "customer"), await user_socket(process.url, "customer")
+        (_, alice_c), (bob, bob_c) = await user_socket(process.url, "customer"), await user_socket(process.url, "customer")
         room = (await ok(alice_c, "chat:open", {"userId": bob["user"]["id"]}))["room"]
         for i in range(3):
             await ok(alice_c, "chat:send", {"roomId": room["id"], "text": f"before {i}", "clientMsgId": f"b{i}"})

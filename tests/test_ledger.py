@@ -11,7 +11,7 @@ from models.audit import audit
 from models.db import Database
 from models.errors import AppError
 from models.indexes import ensure_all
-from server.embedded_mongo import embedded_mongo
+from server.infra.embedded_mongo import embedded_mongo
 
 
 @pytest.fixture
@@ -27,10 +27,15 @@ async def db():
 async def funded_wallet(db: Database, cents: int) -> ObjectId:
     user_id = ObjectId()
     await db.transaction(lambda session: ledger.open_wallet(db, session, user_id))
-    await db.transaction(lambda session: ledger.post(
-        db, session, key=f"deposit:{user_id}", type="deposit",
-        entries=[ledger.Entry(ledger.STRIPE, -cents), ledger.Entry(ledger.wallet(user_id), cents)],
-    ))
+    await db.transaction(
+        lambda session: ledger.post(
+            db,
+            session,
+            key=f"deposit:{user_id}",
+            type="deposit",
+            entries=[ledger.Entry(ledger.STRIPE, -cents), ledger.Entry(ledger.wallet(user_id), cents)],
+        )
+    )
     return user_id
 
 
@@ -89,11 +94,14 @@ async def test_a_failed_entry_leaves_no_trace(db):
     assert (await account(db, ledger.wallet(user_id)))["balance"] == 100
 
 
-@pytest.mark.parametrize("entries", [
-    [ledger.Entry("a", 5), ledger.Entry("b", -4)],
-    [ledger.Entry("a", 0), ledger.Entry("b", 0)],
-    [ledger.Entry("a", 0)],
-])
+@pytest.mark.parametrize(
+    "entries",
+    [
+        [ledger.Entry("a", 5), ledger.Entry("b", -4)],
+        [ledger.Entry("a", 0), ledger.Entry("b", 0)],
+        [ledger.Entry("a", 0)],
+    ],
+)
 async def test_malformed_transactions_are_refused(db, entries):
     with pytest.raises(ValueError):
         await db.transaction(lambda s: ledger.post(db, s, key="bad", type="adjustment", entries=entries))
@@ -105,4 +113,6 @@ async def test_audit_catches_a_tampered_balance(db):
     await db[ledger.ACCOUNTS].update_one({"_id": ledger.wallet(user_id)}, {"$inc": {"balance": 1}})
     report = await audit(db)
     assert not report.clean
-    assert report.mismatched == [{"account": ledger.wallet(user_id), "stored": {"balance": 701, "held": 0}, "fromEntries": {"balance": 700, "held": 0}}]
+    assert report.mismatched == [
+        {"account": ledger.wallet(user_id), "stored": {"balance": 701, "held": 0}, "fromEntries": {"balance": 700, "held": 0}}
+    ]

@@ -4,9 +4,8 @@ import asyncio
 
 import pytest
 
-from tests.conftest import call
+from tests.conftest import call, connect
 from tests.marketplace import PNG, download, funded_customer, send_offer, task_with_application, upload
-from tests.conftest import connect
 from tests.money import Pushes, admin_socket, error_code, ok, user_socket, verify_payouts
 
 
@@ -20,8 +19,19 @@ async def test_a_task_goes_from_posting_to_a_paid_contractor(server):
     admin = await admin_socket(server.url)
     queue = Pushes(admin, "admin:queue")
     owner_pushes = Pushes(customer, "application:received", "task:updated", "offer:updated")
-    task = (await ok(customer, "task:create", {"title": "Paint the shed", "description": "Green, two coats.", "budget": 10_000,
-                                               "tags": ["garden", "paint"], "deadline": "2027-01-31T12:00:00+00:00"}))["task"]
+    task = (
+        await ok(
+            customer,
+            "task:create",
+            {
+                "title": "Paint the shed",
+                "description": "Green, two coats.",
+                "budget": 10_000,
+                "tags": ["garden", "paint"],
+                "deadline": "2027-01-31T12:00:00+00:00",
+            },
+        )
+    )["task"]
     assert (task["status"], task["budget"], task["deadline"]) == ("open", 10_000, "2027-01-31T12:00:00+00:00")
 
     contractor_session, contractor = await user_socket(server.url, "contractor")
@@ -34,7 +44,13 @@ async def test_a_task_goes_from_posting_to_a_paid_contractor(server):
 
     offer = await send_offer(customer, application)
     assert {k: offer[k] for k in ("amount", "platformFee", "serviceFee", "contractorPayout", "totalCharge", "status")} == {
-        "amount": 10_000, "platformFee": 500, "serviceFee": 2_000, "contractorPayout": 8_000, "totalCharge": 10_500, "status": "pending"}
+        "amount": 10_000,
+        "platformFee": 500,
+        "serviceFee": 2_000,
+        "contractorPayout": 8_000,
+        "totalCharge": 10_500,
+        "status": "pending",
+    }
     assert (await contractor_pushes.next("offer:received"))["offer"]["id"] == offer["id"]
     assert await wallet(customer) == (9_500, 10_500)
 
@@ -105,15 +121,24 @@ async def test_applications_and_offers_follow_their_rules(server):
     assert await error_code(contractor, "task:apply", {"taskId": task["id"], "message": "again"}) == "already_applied"
     assert await error_code(customer, "task:apply", {"taskId": task["id"], "message": "me"}) == "forbidden"
     assert await error_code(other_customer, "task:applications", {"taskId": task["id"]}) == "forbidden"
-    assert await error_code(other_customer, "offer:send", {"applicationId": application["id"], "amount": 1_000, "timeline": "x", "description": "x"}) == "forbidden"
+    assert (
+        await error_code(other_customer, "offer:send", {"applicationId": application["id"], "amount": 1_000, "timeline": "x", "description": "x"})
+        == "forbidden"
+    )
     assert await error_code(contractor, "task:update", {"taskId": task["id"], "title": "Mine now"}) == "forbidden"
     assert await error_code(other_customer, "task:update", {"taskId": task["id"], "title": "Mine now"}) == "forbidden"
     updated = (await ok(customer, "task:update", {"taskId": task["id"], "title": "Fix the whole fence", "tags": ["a", "a"], "budget": None}))["task"]
     assert (updated["title"], updated["tags"], updated["budget"]) == ("Fix the whole fence", ["a"], 10_000)
-    assert await error_code(customer, "offer:send", {"applicationId": application["id"], "amount": 10_000.0, "timeline": "x", "description": "x"}) == "invalid_request"
+    assert (
+        await error_code(customer, "offer:send", {"applicationId": application["id"], "amount": 10_000.0, "timeline": "x", "description": "x"})
+        == "invalid_request"
+    )
 
     offer = await send_offer(customer, application)
-    assert await error_code(customer, "offer:send", {"applicationId": application["id"], "amount": 1_000, "timeline": "x", "description": "x"}) == "invalid_state"
+    assert (
+        await error_code(customer, "offer:send", {"applicationId": application["id"], "amount": 1_000, "timeline": "x", "description": "x"})
+        == "invalid_state"
+    )
     assert await error_code(customer, "offer:accept", {"offerId": offer["id"]}) == "forbidden"
     _, stranger = await user_socket(server.url, "contractor")
     assert await error_code(stranger, "offer:accept", {"offerId": offer["id"]}) == "forbidden"
@@ -141,7 +166,10 @@ async def test_rejecting_or_cancelling_an_offer_releases_its_hold(server):
     rejected = (await ok(contractor, "offer:reject", {"offerId": second["id"], "reason": "too low"}))["offer"]
     assert (rejected["status"], rejected["reason"]) == ("rejected", "too low")
     assert await wallet(customer) == (30_000, 0)
-    assert await error_code(customer, "offer:send", {"applicationId": application["id"], "amount": 6_000, "timeline": "x", "description": "x"}) == "invalid_state"
+    assert (
+        await error_code(customer, "offer:send", {"applicationId": application["id"], "amount": 6_000, "timeline": "x", "description": "x"})
+        == "invalid_state"
+    )
     assert await error_code(contractor, "offer:accept", {"offerId": second["id"]}) == "invalid_state"
     assert (await ok(customer, "task:get", {"taskId": task["id"]}))["task"]["status"] == "open"
     await asyncio.gather(customer.disconnect(), contractor.disconnect())
@@ -153,7 +181,8 @@ async def test_an_accept_racing_a_cancel_and_a_second_accept_has_exactly_one_win
         task, application, contractor = await task_with_application(server.url, customer)
         offer = await send_offer(customer, application)
         accepted, cancelled, again = await asyncio.gather(
-            call(contractor, "offer:accept", {"offerId": offer["id"]}), call(customer, "offer:cancel", {"offerId": offer["id"]}),
+            call(contractor, "offer:accept", {"offerId": offer["id"]}),
+            call(customer, "offer:cancel", {"offerId": offer["id"]}),
             call(contractor, "offer:accept", {"offerId": offer["id"]}),
         )
         assert not again["ok"] and again["error"]["code"] == "invalid_state"
@@ -250,7 +279,9 @@ async def test_a_contractor_who_was_offline_catches_up_from_notifications(server
     contractor = await connect(server.url, application["contractorToken"])
     inbox = await ok(contractor, "notifications:list", {"unreadOnly": True})
     assert [(item["event"], item["data"]["offer"]["status"]) for item in inbox["notifications"]] == [
-        ("offer:updated", "cancelled"), ("offer:received", "pending")]
+        ("offer:updated", "cancelled"),
+        ("offer:received", "pending"),
+    ]
     assert inbox["unreadCount"] == 2
     await asyncio.gather(customer.disconnect(), contractor.disconnect())
 

@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from server.protocol_doc import generated_part, render
+from server.gateway.protocol_doc import generated_part, render
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "protocol.md"
 

@@ -8,7 +8,6 @@ import signal
 import uuid
 
 import aiohttp
-
 import pytest
 
 from tests.conftest import call, connect, register

@@ -20,8 +20,14 @@ from tests.servers import ServerProcess
 @pytest.fixture(scope="module")
 def deployment(mongodb_uri, redis_url, fake_stripe):
     """A web process, an RQ worker and the RQ cron process, as the Procfile runs them."""
-    server = money_server(fake_stripe, MONGODB_URI=mongodb_uri, REDIS_URL=redis_url, RQ_QUEUE=f"test-{uuid.uuid4().hex[:8]}",
-                          PAYOUT_RESUME_SECONDS="1", OFFER_TTL_SECONDS="2")
+    server = money_server(
+        fake_stripe,
+        MONGODB_URI=mongodb_uri,
+        REDIS_URL=redis_url,
+        RQ_QUEUE=f"test-{uuid.uuid4().hex[:8]}",
+        PAYOUT_RESUME_SECONDS="1",
+        OFFER_TTL_SECONDS="2",
+    )
     server.start()
     helpers = [server.spawn("worker", log_name="worker.log"), server.spawn("cron", log_name="cron.log")]
     yield server
@@ -71,7 +77,6 @@ async def test_an_rq_worker_expires_an_unanswered_offer_and_both_sides_hear_it(d
 async def request_status(admin, request_id: str) -> str:
     listed = await ok(admin, "admin:withdrawals", {"limit": 100})
     return next(request["status"] for request in listed["requests"] if request["id"] == request_id)
-
 
 
 def test_the_audit_command_catches_a_tampered_balance(mongodb_uri):

@@ -10,7 +10,7 @@ import pytest
 import socketio
 from pymongo import MongoClient
 
-from tests.conftest import call, connect, login, post, register
+from tests.conftest import call, call_many, connect, login, post, register
 from tests.marketplace import PNG, upload
 from tests.money import Pushes, error_code, ok, user_socket
 from tests.servers import ServerProcess
@@ -203,7 +203,7 @@ async def _one_more_session(base: str) -> None:
 
 async def test_a_write_flood_is_rate_limited_and_other_users_keep_writing(server):
     (_, flooding), (_, bystander) = await user_socket(server.url, "customer"), await user_socket(server.url, "customer")
-    answers = await asyncio.gather(*(call(flooding, "me:update", {"bio": f"flood {i}"}) for i in range(60)))
+    answers = await call_many(flooding, "me:update", [{"bio": f"flood {i}"} for i in range(60)])
     accepted = {f"flood {i}" for i, answer in enumerate(answers) if answer["ok"]}
     limited = [answer["error"] for answer in answers if not answer["ok"]]
     assert len(accepted) == 20 and len(limited) == 40

@@ -8,8 +8,9 @@ import pytest
 import socketio
 from bson import ObjectId
 
-from tests.conftest import call, connect, register
+from tests.conftest import call, call_many, connect, register
 from tests.servers import JWT_SECRET
+from tests.shapes import CheckedClient
 
 
 def token(user_id: str, role: str = "customer", *, ttl: float = 60, secret: str = JWT_SECRET, sid: str = "no-such-session", **extra) -> str:
@@ -32,10 +33,18 @@ async def customer(server):
     await client.disconnect()
 
 
-@pytest.mark.parametrize("auth_token", [
-    None, "", "garbage", token(str(ObjectId()), ttl=-5), token(str(ObjectId()), secret="another-secret-of-sufficient-length-0123"),
-    token(str(ObjectId()), typ="refresh"), "header.payload.signature",
-])
+@pytest.mark.parametrize(
+    "auth_token",
+    [
+        None,
+        "",
+        "garbage",
+        token(str(ObjectId()), ttl=-5),
+        token(str(ObjectId()), secret="another-secret-of-sufficient-length-0123"),
+        token(str(ObjectId()), typ="refresh"),
+        "header.payload.signature",
+    ],
+)
 async def test_connections_without_a_valid_token_are_refused(server, auth_token):
     client = socketio.AsyncClient(reconnection=False)
     errors = []
@@ -70,16 +79,19 @@ async def test_me_update_changes_profile_and_reaches_every_device(server, custom
     await tablet.disconnect()
 
 
-@pytest.mark.parametrize("payload, field", [
-    ({"name": 42}, "name"),
-    ({"name": ""}, "name"),
-    ({"name": "x" * 100_000}, "name"),
-    ({"skills": "pipes"}, "skills"),
-    ({"skills": ["ok", ""]}, "skills.1"),
-    ({"skills": ["s"] * 31}, "skills"),
-    ({"email": "take@over.com"}, "email"),
-    ({"role": "admin"}, "role"),
-])
+@pytest.mark.parametrize(
+    "payload, field",
+    [
+        ({"name": 42}, "name"),
+        ({"name": ""}, "name"),
+        ({"name": "x" * 100_000}, "name"),
+        ({"skills": "pipes"}, "skills"),
+        ({"skills": ["ok", ""]}, "skills.1"),
+        ({"skills": ["s"] * 31}, "skills"),
+        ({"email": "take@over.com"}, "email"),
+        ({"role": "admin"}, "role"),
+    ],
+)
 async def test_bad_payloads_are_refused_and_change_nothing(customer, payload, field):
     account, client = customer
     answer = await call(client, "me:update", payload)
@@ -106,7 +118,7 @@ async def test_unknown_events_get_unknown_event(customer):
 
 async def test_expired_session_is_told_and_disconnected(server):
     account = await register(server.url)
-    client = socketio.AsyncClient(reconnection=False)
+    client = CheckedClient(reconnection=False)
     expired = asyncio.get_running_loop().create_future()
     disconnected = asyncio.Event()
     client.on("session:expired", lambda data: expired.set_result(data))
@@ -142,5 +154,5 @@ async def test_auth_refresh_refuses_other_users_and_bad_tokens(server, customer)
 
 async def test_many_concurrent_events_on_one_socket_all_get_their_ack(customer):
     _, client = customer
-    answers = await asyncio.gather(*(call(client, "sys:ping") for _ in range(200)))
+    answers = await call_many(client, "sys:ping", [None] * 200)
     assert all(answer["ok"] for answer in answers)

@@ -9,7 +9,14 @@ import pytest
 
 from tests.conftest import call, send_webhook, sign, stripe_event
 from tests.money import (
-    Pushes, admin_socket, error_code, funded_contractor, ok, paid_checkout, transfer_retried_until_paid, user_socket,
+    Pushes,
+    admin_socket,
+    error_code,
+    funded_contractor,
+    ok,
+    paid_checkout,
+    transfer_retried_until_paid,
+    user_socket,
 )
 
 
@@ -162,10 +169,20 @@ async def test_onboarding_moves_through_stripes_statuses(server, fake_stripe):
     again = await ok(client, "payouts:onboard", links)
     assert first["accountId"] == again["accountId"] and first["url"] != again["url"]
     assert len(fake_stripe.calls_to("/v1/accounts", email=session["user"]["email"])) == 1
-    assert (await ok(client, "payouts:status")) == {"accountId": first["accountId"], "status": "pending", "payoutsEnabled": False, "requirementsNeeded": []}
+    assert (await ok(client, "payouts:status")) == {
+        "accountId": first["accountId"],
+        "status": "pending",
+        "payoutsEnabled": False,
+        "requirementsNeeded": [],
+    }
 
-    account = {"id": first["accountId"], "object": "account", "payouts_enabled": False, "details_submitted": True,
-               "requirements": {"currently_due": ["external_account"], "disabled_reason": "requirements.past_due"}}
+    account = {
+        "id": first["accountId"],
+        "object": "account",
+        "payouts_enabled": False,
+        "details_submitted": True,
+        "requirements": {"currently_due": ["external_account"], "disabled_reason": "requirements.past_due"},
+    }
     older = stripe_event("account.updated", account, created=int(time.time()) - 60)
     assert (await send_webhook(server.url, stripe_event("account.updated", account)))[0] == 200
     assert (await pushes.next("payouts:updated"))["status"] == "restricted"
@@ -202,7 +219,9 @@ async def test_a_contractor_withdraws_and_an_admin_approval_pays_exactly_once(se
     [transfer] = fake_stripe.calls_to("/v1/transfers", destination=account_id)
     assert transfer.idempotency_key.startswith("payout:") and transfer.params["amount"] == "3000"
     assert transfer.params["transfer_group"] == transfer.idempotency_key
-    assert (await pushes.until("withdrawal:updated", lambda data: data["request"]["status"] == "paid"))["request"]["transferId"] == approved["transferId"]
+    assert (await pushes.until("withdrawal:updated", lambda data: data["request"]["status"] == "paid"))["request"]["transferId"] == approved[
+        "transferId"
+    ]
     wallet = await ok(client, "wallet:get")
     assert (wallet["balance"], wallet["held"], wallet["totalWithdrawals"]) == (2_000, 0, 3_000)
     assert await error_code(admin, "admin:withdrawal:approve", {"requestId": asked["requestId"]}) == "invalid_state"
@@ -234,7 +253,9 @@ async def test_two_admins_approving_at_once_pay_once(server, fake_stripe):
     first_admin, second_admin = await admin_socket(server.url), await admin_socket(server.url)
     _, client, account_id = await funded_contractor(server.url, first_admin, 2_000)
     asked = await ok(client, "wallet:withdraw", {"amount": 2_000})
-    answers = await asyncio.gather(*(call(admin, "admin:withdrawal:approve", {"requestId": asked["requestId"]}) for admin in (first_admin, second_admin)))
+    answers = await asyncio.gather(
+        *(call(admin, "admin:withdrawal:approve", {"requestId": asked["requestId"]}) for admin in (first_admin, second_admin))
+    )
     assert sorted(answer["ok"] for answer in answers) == [False, True]
     assert [answer["error"]["code"] for answer in answers if not answer["ok"]] == ["invalid_state"]
     assert len(fake_stripe.calls_to("/v1/transfers", destination=account_id)) == 1

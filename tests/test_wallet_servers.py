@@ -5,7 +5,7 @@ import asyncio
 import aiohttp
 import pytest
 
-from tests.conftest import call, money_server, send_webhook
+from tests.conftest import call_many, money_server, send_webhook
 from tests.money import admin_socket, error_code, funded_contractor, ok, user_socket
 from tests.servers import ServerProcess
 
@@ -40,7 +40,7 @@ async def test_200_concurrent_spends_never_overdraw_and_the_audit_is_clean_after
         process.start()
         admin = await admin_socket(process.url)
         _, client, _ = await funded_contractor(process.url, admin, 100_000)
-        answers = await asyncio.gather(*(call(client, "wallet:withdraw", {"amount": 1_000}) for _ in range(200)))
+        answers = await call_many(client, "wallet:withdraw", [{"amount": 1_000}] * 200)
         assert sum(answer["ok"] for answer in answers) == 100
         assert {answer["error"]["code"] for answer in answers if not answer["ok"]} == {"insufficient_funds"}
         wallet = await ok(client, "wallet:get")

@@ -8,7 +8,7 @@ the periodic sweeps (which also run once at start) find their work again.
 import asyncio
 import logging
 
-from workers.jobs import JOBS
+from workers.jobs import Job, name_of
 
 log = logging.getLogger(__name__)
 
@@ -19,15 +19,15 @@ class LocalJobs:
         self._timers: set[asyncio.TimerHandle] = set()
         self._tasks: set[asyncio.Task] = set()
 
-    def start(self, services, periodic: dict[str, float]) -> None:
+    def start(self, services, periodic: dict[Job, float]) -> None:
         self._services = services
-        for name, interval in periodic.items():
-            self._spawn(self._every(name, interval))
+        for job, interval in periodic.items():
+            self._spawn(self._every(job, interval))
 
-    async def enqueue_in(self, delay: float, name: str, *args: str) -> None:
+    async def enqueue_in(self, delay: float, job: Job, *args: str) -> None:
         def fire() -> None:
             self._timers.discard(timer)
-            self._spawn(self._run(name, args))
+            self._spawn(self._run(job, args))
 
         timer = asyncio.get_running_loop().call_later(delay, fire)
         self._timers.add(timer)
@@ -39,16 +39,16 @@ class LocalJobs:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
 
-    async def _every(self, name: str, interval: float) -> None:
+    async def _every(self, job: Job, interval: float) -> None:
         while True:
-            await self._run(name, ())
+            await self._run(job, ())
             await asyncio.sleep(interval)
 
-    async def _run(self, name: str, args: tuple) -> None:
+    async def _run(self, job: Job, args: tuple) -> None:
         try:
-            await JOBS[name](self._services, *args)
+            await job(self._services, *args)
         except Exception:
-            log.exception("job failed", extra={"job": name})
+            log.exception("job failed", extra={"job": name_of(job)})
 
     def _spawn(self, coroutine) -> None:
         task = asyncio.ensure_future(coroutine)

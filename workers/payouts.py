@@ -15,7 +15,7 @@ from bson import ObjectId
 
 from models import payouts
 from server import pushes
-from server.stripe_api import is_transient
+from server.infra.stripe_api import is_transient
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +43,10 @@ async def transfer(services, payout: dict[str, Any]) -> dict[str, Any] | None:
     """
     try:
         transfer_id = await services.payments().transfer(
-            payout_id=str(payout["_id"]), amount=payout["amount"], currency=payout["currency"], destination=payout["accountId"],
+            payout_id=str(payout["_id"]),
+            amount=payout["amount"],
+            currency=payout["currency"],
+            destination=payout["accountId"],
         )
     except stripe.StripeError as error:
         return await _after_failure(services, payout, error)
@@ -53,7 +56,7 @@ async def transfer(services, payout: dict[str, Any]) -> dict[str, Any] | None:
 async def _paid(services, payout: dict[str, Any], transfer_id: str) -> dict[str, Any] | None:
     request = await payouts.mark_paid(services.db, payout, transfer_id)
     if request is not None:
-        await pushes.withdrawal_changed(services, request, balances_moved=False)
+        await pushes.money.withdrawal_changed(services, request, balances_moved=False)
     return request
 
 
@@ -73,7 +76,7 @@ async def _after_failure(services, payout: dict[str, Any], error: stripe.StripeE
         return await _paid(services, payout, existing)
     request = await payouts.reverse(services.db, payout, _describe(error))
     if request is not None:
-        await pushes.withdrawal_changed(services, request, balances_moved=True)
+        await pushes.money.withdrawal_changed(services, request, balances_moved=True)
     return request
 
 
@@ -81,7 +84,7 @@ async def _retry_later(services, payout: dict[str, Any], error: stripe.StripeErr
     base = services.settings.payout_retry_seconds * 2 ** (attempts - 1)
     delay = min(base, MAX_RETRY_DELAY_SECONDS) * random.uniform(0.8, 1.2)
     await payouts.postpone(services.db, payout, _describe(error), delay)
-    await services.jobs.enqueue_in(delay, "pay_payout", str(payout["_id"]))
+    await services.jobs.enqueue_in(delay, pay, str(payout["_id"]))
 
 
 def _describe(error: stripe.StripeError) -> str:

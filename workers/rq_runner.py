@@ -16,22 +16,22 @@ from rq.cron import CronScheduler
 
 from server.config import Settings
 from server.services import open_services
-from workers.jobs import JOBS, periodic
+from workers.jobs import JOBS, Job, name_of, periodic
 
 
 class RQJobs:
     def __init__(self, settings: Settings) -> None:
         self._queue = Queue(settings.rq_queue, connection=Redis.from_url(settings.redis_url))
 
-    def start(self, services, periodic: dict[str, float]) -> None:
+    def start(self, services, periodic: dict[Job, float]) -> None:
         """Periodic jobs belong to the `cron` process, not to each server."""
 
-    async def enqueue_in(self, delay: float, name: str, *args: str) -> None:
+    async def enqueue_in(self, delay: float, job: Job, *args: str) -> None:
         """RQ keeps due times in whole seconds, rounded down; rounding up here means a job never runs early."""
         due = datetime.now(UTC) + timedelta(seconds=delay)
         if due.microsecond:
             due = due.replace(microsecond=0) + timedelta(seconds=1)
-        await asyncio.to_thread(self._queue.enqueue_at, due, run, name, *args)
+        await asyncio.to_thread(self._queue.enqueue_at, due, run, name_of(job), *args)
 
     async def stop(self) -> None:
         self._queue.connection.close()
@@ -51,6 +51,6 @@ def work(settings: Settings) -> None:
 
 def cron(settings: Settings) -> None:
     scheduler = CronScheduler(connection=Redis.from_url(settings.redis_url))
-    for name, interval in periodic(settings).items():
-        scheduler.register(run, settings.rq_queue, args=(name,), interval=max(1, round(interval)))
+    for job, interval in periodic(settings).items():
+        scheduler.register(run, settings.rq_queue, args=(name_of(job),), interval=max(1, round(interval)))
     scheduler.start()

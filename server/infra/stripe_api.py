@@ -52,16 +52,25 @@ class StripeApi:
         await self._http.close_async()
 
     async def checkout_session(
-        self, *, deposit_id: str, user_id: str, amount: int, currency: str, success_url: str, cancel_url: str,
+        self,
+        *,
+        deposit_id: str,
+        user_id: str,
+        amount: int,
+        currency: str,
+        success_url: str,
+        cancel_url: str,
     ) -> CheckoutSession:
         session = await self._client.v1.checkout.sessions.create_async(
             {
                 "mode": "payment",
                 "payment_method_types": ["card"],
-                "line_items": [{
-                    "quantity": 1,
-                    "price_data": {"currency": currency, "unit_amount": amount, "product_data": {"name": "Wallet top-up"}},
-                }],
+                "line_items": [
+                    {
+                        "quantity": 1,
+                        "price_data": {"currency": currency, "unit_amount": amount, "product_data": {"name": "Wallet top-up"}},
+                    }
+                ],
                 "client_reference_id": user_id,
                 "metadata": {"depositId": deposit_id, "userId": user_id},
                 "success_url": success_url,
@@ -88,8 +97,11 @@ class StripeApi:
     async def transfer(self, *, payout_id: str, amount: int, currency: str, destination: str) -> str:
         transfer = await self._client.v1.transfers.create_async(
             {
-                "amount": amount, "currency": currency, "destination": destination,
-                "transfer_group": f"payout:{payout_id}", "metadata": {"payoutId": payout_id},
+                "amount": amount,
+                "currency": currency,
+                "destination": destination,
+                "transfer_group": f"payout:{payout_id}",
+                "metadata": {"payoutId": payout_id},
             },
             {"idempotency_key": f"payout:{payout_id}"},
         )

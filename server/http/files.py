@@ -32,7 +32,11 @@ async def upload(request: web.Request) -> web.Response:
     except (AssertionError, ValueError, KeyError):
         part = None
     if part is None or part.name != "file":
-        raise AppError("invalid_request", "Send multipart/form-data with one part named `file`.", {"fields": [{"field": "file", "message": "missing", "type": "missing"}]})
+        raise AppError(
+            "invalid_request",
+            "Send multipart/form-data with one part named `file`.",
+            {"fields": [{"field": "file", "message": "missing", "type": "missing"}]},
+        )
     data = bytearray()
     while chunk := await part.read_chunk(READ_CHUNK_BYTES):
         data += chunk
@@ -50,10 +54,14 @@ async def download(request: web.Request) -> web.StreamResponse:
     """Only to the uploader, the participants of a task it was submitted to, and admins; anyone else gets `not_found`."""
     claims = await bearer(request)
     stream = await files.open_for(request.app["services"].db, request.match_info["file_id"], claims.user_id, claims.role)
-    response = web.StreamResponse(headers={
-        "Content-Type": stream.metadata["contentType"], "Content-Length": str(stream.length),
-        "Content-Disposition": f'attachment; filename="{stream.filename}"', "X-Content-Type-Options": "nosniff",
-    })
+    response = web.StreamResponse(
+        headers={
+            "Content-Type": stream.metadata["contentType"],
+            "Content-Length": str(stream.length),
+            "Content-Disposition": f'attachment; filename="{stream.filename}"',
+            "X-Content-Type-Options": "nosniff",
+        }
+    )
     await response.prepare(request)
     while chunk := await stream.readchunk():
         await response.write(chunk)

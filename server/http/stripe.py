@@ -12,8 +12,8 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from models import stripe_events
 from models.errors import AppError, ok
-from server import pushes
-from server.validation import invalid_request
+from server.gateway.validation import invalid_request
+from server.pushes import money
 
 log = logging.getLogger("server.stripe")
 routes = web.RouteTableDef()
@@ -43,7 +43,10 @@ async def stripe_webhook(request: web.Request) -> web.Response:
     payload = await request.read()
     try:
         stripe.WebhookSignature.verify_header(
-            payload, request.headers.get("Stripe-Signature"), settings.stripe_webhook_secret, settings.stripe_webhook_tolerance_seconds,
+            payload,
+            request.headers.get("Stripe-Signature"),
+            settings.stripe_webhook_secret,
+            settings.stripe_webhook_tolerance_seconds,
         )
     except (stripe.SignatureVerificationError, UnicodeDecodeError):
         raise AppError("invalid_signature", "The Stripe-Signature header does not match this payload.") from None
@@ -57,15 +60,17 @@ async def stripe_webhook(request: web.Request) -> web.Response:
     log.info("stripe event", extra={"eventId": event["id"], "type": event["type"], "duplicate": not first, "effect": type(effect).__name__})
     match effect:
         case stripe_events.DepositSettled(deposit):
-            await pushes.deposit_settled(services, deposit)
+            await money.deposit_settled(services, deposit)
         case stripe_events.PayoutsChanged(user_id, payouts):
-            await pushes.payouts_changed(services, user_id, payouts)
+            await money.payouts_changed(services, user_id, payouts)
     return web.json_response(ok({"received": True, "duplicate": not first}))
 
 
 @routes.get("/api/checkout/success")
 async def checkout_success(request: web.Request) -> web.Response:
-    return _back_to_app(request, "success", "Payment received", "Your wallet is credited as soon as Stripe confirms the payment. You can return to the app.")
+    return _back_to_app(
+        request, "success", "Payment received", "Your wallet is credited as soon as Stripe confirms the payment. You can return to the app."
+    )
 
 
 @routes.get("/api/checkout/cancel")

@@ -1,6 +1,6 @@
 """The embedded MongoDB-compatible engine, run as a child process of the server.
 
-Run as `python -m server.embedded_mongo`: it serves mongoeco's in-memory engine over
+Run as `python -m server.infra.embedded_mongo`: it serves mongoeco's in-memory engine over
 the MongoDB wire protocol on a free loopback port, prints that port on its first
 line of output, and exits when its standard input closes, so it never outlives the
 server that started it (even one that was killed). It runs in a session of its own
@@ -23,7 +23,7 @@ from mongoeco import AsyncMongoClient as InProcessClient
 from mongoeco.engines import MemoryEngine
 from mongoeco.wire import AsyncMongoEcoProxyServer
 
-from server import snapshot
+from server.infra import snapshot
 
 STARTUP_TIMEOUT_SECONDS = 30
 
@@ -60,8 +60,11 @@ class EmbeddedEngine:
 async def embedded_mongo() -> AsyncIterator[EmbeddedEngine]:
     """Start the engine in a child process; yields it (its `uri` for PyMongo)."""
     child = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "server.embedded_mongo",
-        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+        sys.executable,
+        "-m",
+        "server.infra.embedded_mongo",
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
         start_new_session=True,
     )
     try:

@@ -9,15 +9,20 @@ from pathlib import Path
 from typing import Any
 
 import handlers  # noqa: F401  (registers every event)
-import server.sockets  # noqa: F401  (declares the connection-level pushes)
-from models.errors import ERROR_CODES
+import server.pushes  # noqa: F401  (declares every push, the connection-level ones too)
 from models import roles
-from server.events import Registry, registry
+from models.errors import ERROR_CODES
+from server.gateway.events import Registry, registry
 
 START, END = "<!-- registry:start -->", "<!-- registry:end -->"
 CONSTRAINTS = {
-    "minLength": "min length {}", "maxLength": "max length {}", "pattern": "matches `{}`",
-    "minimum": "≥ {}", "maximum": "≤ {}", "exclusiveMinimum": "> {}", "maxItems": "at most {} items",
+    "minLength": "min length {}",
+    "maxLength": "max length {}",
+    "pattern": "matches `{}`",
+    "minimum": "≥ {}",
+    "maximum": "≤ {}",
+    "exclusiveMinimum": "> {}",
+    "maxItems": "at most {} items",
 }
 
 
@@ -27,12 +32,28 @@ def render(source: Registry = registry) -> str:
     for spec in sorted(source.events.values(), key=lambda spec: spec.name):
         who = "any signed-in user" if spec.roles == roles.ALL else ", ".join(sorted(spec.roles))
         budget = f"the `{spec.budget}` budget" if spec.budget else "none (reads only)"
-        lines += [f"### `{spec.name}`", "", spec.summary, "", f"Who: {who}.", "", f"Rate limit: {budget}.", "", "Payload:", "",
-                  *_fields(spec.payload.model_json_schema(), objects), "", "Ack `data`:", "",
-                  *_fields(spec.result.model_json_schema(), objects), ""]
+        lines += [
+            f"### `{spec.name}`",
+            "",
+            spec.summary,
+            "",
+            f"Who: {who}.",
+            "",
+            f"Rate limit: {budget}.",
+            "",
+            "Payload:",
+            "",
+            *_fields(spec.payload.model_json_schema(), objects),
+            "",
+            "Ack `data`:",
+            "",
+            *_fields(spec.result.model_json_schema(), objects),
+            "",
+        ]
     lines += ["## Server → client events", ""]
     for pushed in sorted(source.pushes.values(), key=lambda pushed: pushed.name):
-        lines += [f"### `{pushed.name}`", "", pushed.summary, "", *_fields(pushed.payload.model_json_schema(), objects), ""]
+        stored = ["", "Stored as a notification (`notifications:list`)."] if pushed.stored else []
+        lines += [f"### `{pushed.name}`", "", pushed.summary, *stored, "", *_fields(pushed.payload.model_json_schema(), objects), ""]
     lines += ["## Objects", ""]
     for name in sorted(objects):
         lines += [f"### {name}", "", *_fields(objects[name], objects), ""]
@@ -50,7 +71,7 @@ def render_into(path: str | Path) -> None:
 
 def generated_part(path: str | Path) -> str:
     text = Path(path).read_text()
-    return text[text.index(START): text.index(END) + len(END)]
+    return text[text.index(START) : text.index(END) + len(END)]
 
 
 def _fields(schema: dict[str, Any], objects: dict[str, dict[str, Any]]) -> list[str]:
@@ -75,7 +96,7 @@ def _type(prop: dict[str, Any]) -> str:
     if "enum" in prop:
         return " \\| ".join(f"`{value!r}`".replace("'", '"') for value in prop["enum"])
     if "const" in prop:
-        return f"`\"{prop['const']}\"`"
+        return f'`"{prop["const"]}"`'
     if prop.get("type") == "array":
         return f"array of {_type(prop.get('items', {}))}"
     return prop.get("type", "any")

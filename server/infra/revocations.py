@@ -63,9 +63,16 @@ class RedisRevocations:
 
     async def end(self, ended: SessionsEnded | None) -> None:
         if ended is not None:
-            await self._redis.publish(CHANNEL, orjson.dumps({
-                "reason": ended.reason, "sessionIds": list(ended.session_ids), "userIds": list(ended.user_ids),
-            }))
+            await self._redis.publish(
+                CHANNEL,
+                orjson.dumps(
+                    {
+                        "reason": ended.reason,
+                        "sessionIds": list(ended.session_ids),
+                        "userIds": list(ended.user_ids),
+                    }
+                ),
+            )
 
     async def listen(self) -> None:
         """Runs for the life of a server process; a lost Redis connection is retried."""

@@ -10,10 +10,10 @@ from pymongo.errors import OperationFailure
 
 from models import indexes, ledger
 from models.db import Database
-from server import snapshot
 from server.config import Settings
-from server.data_dir import exclusive_lock
-from server.embedded_mongo import embedded_mongo
+from server.infra import snapshot
+from server.infra.data_dir import exclusive_lock
+from server.infra.embedded_mongo import embedded_mongo
 
 log = logging.getLogger(__name__)
 

@@ -1,39 +1,29 @@
-"""Socket.IO wiring: connections checked against live sessions, unauthenticated sessions bounded, expiry, revocation and dispatch."""
+"""Socket.IO wiring: connections checked against live sessions, token expiry, revocation, and event dispatch."""
 
 import asyncio
 import logging
 import time
 import uuid
-from collections import Counter
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 import socketio
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import ValidationError
 
-from models import db, roles
+from models import roles
 from models.accounts import Identity
-from models.sessions import SessionsEnded
+from models.db import writer
 from models.errors import AppError, ok
-from server.chat_pushes import PRESENCE
-from server.client_address import client_address
-from server.config import Settings
-from server.events import NoPayload, Registry, push
+from models.sessions import SessionsEnded
+from server.gateway.events import Registry
+from server.gateway.guard import GuardedServer
+from server.gateway.rooms import ADMINS, user_room
+from server.gateway.validation import invalid_request
+from server.pushes import account, chat
 from server.services import Services
-from server.validation import invalid_request
 
 log = logging.getLogger("server.events")
-guard_log = logging.getLogger("server.sessions")
-
-
-class Revoked(BaseModel):
-    reason: str = Field(description="`logout`, `token_reuse` (a used refresh token came back: sign in again), `promoted` (the account was made an admin) or `suspended` (an admin's account was frozen)")
-
-
-SESSION_EXPIRED = push("session:expired", NoPayload, "The access token ran out; the server disconnects right after. Reconnect with a fresh token.")
-SESSION_REVOKED = push("session:revoked", Revoked, "This socket's session was ended (sign-out, or an account change); the server disconnects right after. Sign in again; the old tokens are refused.")
 
 
 @dataclass(slots=True)
@@ -67,6 +57,13 @@ class EventContext:
     async def renew(self, identity: Identity) -> None:
         await self.gateway.renew(self.connection, identity)
 
+    async def join(self, room: str) -> None:
+        """This socket (not the user's others) joins a room, e.g. to watch a task."""
+        await self.gateway.sio.enter_room(self.connection.sid, room)
+
+    async def leave(self, room: str) -> None:
+        await self.gateway.sio.leave_room(self.connection.sid, room)
+
     @property
     def user_id(self) -> str:
         return self.connection.user_id
@@ -74,97 +71,6 @@ class EventContext:
     @property
     def role(self) -> str:
         return self.connection.role
-
-
-class ThrottledLog:
-    """At most one line per second per client address, carrying how many of each thing happened since the last."""
-
-    MAX_ADDRESSES = 10_000
-
-    def __init__(self, logger: logging.Logger, message: str, interval: float = 1.0) -> None:
-        self._logger, self._message, self._interval = logger, message, interval
-        self._counts: dict[str, Counter[str]] = {}
-        self._last: dict[str, float] = {}
-
-    def note(self, address: str, what: str) -> None:
-        self._counts.setdefault(address, Counter())[what] += 1
-        now = time.monotonic()
-        if now - self._last.get(address, float("-inf")) < self._interval:
-            return
-        if len(self._last) > self.MAX_ADDRESSES:
-            self._last = {key: at for key, at in self._last.items() if now - at < self._interval}
-        self._last[address] = now
-        self._logger.warning(self._message, extra={"address": address, **self._counts.pop(address)})
-
-
-class PendingSessions:
-    """Engine.IO sessions that have not yet connected an authenticated socket.
-
-    Each is closed after `CONNECT_TIMEOUT_SECONDS`, and one client address may hold at most
-    `MAX_PENDING_SESSIONS_PER_IP` at once; a refused connection or a failed token leaves the
-    session pending, so it times out like any other.
-    """
-
-    def __init__(self, settings: Settings) -> None:
-        self._timeout = settings.connect_timeout_seconds
-        self._per_address = settings.max_pending_sessions_per_ip
-        self._hops = settings.trusted_proxy_hops
-        self._pending: dict[str, tuple[str, asyncio.TimerHandle]] = {}
-        self._counts: Counter[str] = Counter()
-        self._log = ThrottledLog(guard_log, "unauthenticated sessions refused or closed")
-        self._closing: set[asyncio.Task] = set()
-
-    def admit(self, eio_sid: str, environ: dict, close: Callable[[str], Awaitable[None]]) -> bool:
-        request = environ.get("aiohttp.request")
-        address = client_address(request, self._hops) if request is not None else "unknown"
-        if self._counts[address] >= self._per_address:
-            self._log.note(address, "refused")
-            return False
-        timer = asyncio.get_running_loop().call_later(self._timeout, self._expire, eio_sid, close)
-        self._pending[eio_sid] = (address, timer)
-        self._counts[address] += 1
-        return True
-
-    def authenticated(self, eio_sid: str) -> None:
-        self.gone(eio_sid)
-
-    def gone(self, eio_sid: str) -> None:
-        address, timer = self._pending.pop(eio_sid, (None, None))
-        if address is None:
-            return
-        timer.cancel()
-        self._counts[address] -= 1
-        if self._counts[address] <= 0:
-            del self._counts[address]
-
-    def _expire(self, eio_sid: str, close: Callable[[str], Awaitable[None]]) -> None:
-        address = self._pending.get(eio_sid, ("unknown",))[0]
-        self.gone(eio_sid)
-        self._log.note(address, "timedOut")
-        task = asyncio.ensure_future(close(eio_sid))
-        self._closing.add(task)
-        task.add_done_callback(self._closing.discard)
-
-
-class GuardedServer(socketio.AsyncServer):
-    """python-socketio's server, with every Engine.IO session admitted and timed by `PendingSessions`.
-
-    It extends the two Engine.IO hooks python-socketio registers (`_handle_eio_connect` and
-    `_handle_eio_disconnect`, python-socketio 5.18): python-socketio has no connect timeout of its own.
-    """
-
-    def __init__(self, *args: Any, pending: PendingSessions, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.pending = pending
-
-    async def _handle_eio_connect(self, eio_sid: str, environ: dict) -> bool | None:
-        if not self.pending.admit(eio_sid, environ, self.eio.disconnect):
-            return False
-        return await super()._handle_eio_connect(eio_sid, environ)
-
-    async def _handle_eio_disconnect(self, eio_sid: str, reason: Any) -> None:
-        self.pending.gone(eio_sid)
-        await super()._handle_eio_disconnect(eio_sid, reason)
 
 
 @dataclass(slots=True)
@@ -201,12 +107,12 @@ class SocketGateway:
             identity = await self.services.accounts.authenticate(token)
         except AppError:
             raise socketio.exceptions.ConnectionRefusedError("unauthorized") from None
-        self.sio.pending.authenticated(self.sio.manager.eio_sid_from_sid(sid, "/"))
+        self.sio.authenticated(sid)
         connection = Connection(sid, identity)
         self.connections[sid] = connection
         await self.renew(connection, identity)
         if await self.services.presence.opened(identity.user_id):
-            await self.sio.emit(PRESENCE, {"userId": identity.user_id, "online": True}, room=f"presence:{identity.user_id}")
+            await chat.presence_changed(self.services, identity.user_id, True)
 
     async def on_disconnect(self, sid: str) -> None:
         connection = self.connections.pop(sid, None)
@@ -215,7 +121,7 @@ class SocketGateway:
         if connection.expiry:
             connection.expiry.cancel()
         if await self.services.presence.closed(connection.user_id):
-            await self._went_offline(connection.user_id)
+            await chat.presence_changed(self.services, connection.user_id, False)
 
     async def keep_presence(self) -> None:
         """Runs for the life of the process: the heartbeat that says it is alive, and the sweep after dead ones."""
@@ -223,20 +129,17 @@ class SocketGateway:
         while True:
             try:
                 for user_id in await self.services.presence.heartbeat():
-                    await self._went_offline(user_id)
+                    await chat.presence_changed(self.services, user_id, False)
             except Exception:
                 log.exception("presence heartbeat failed")
             await asyncio.sleep(every)
 
-    async def _went_offline(self, user_id: str) -> None:
-        await self.sio.emit(PRESENCE, {"userId": user_id, "online": False}, room=f"presence:{user_id}")
-
     async def renew(self, connection: Connection, identity: Identity) -> None:
         """Adopt a (fresh) identity: rooms follow its role, the expiry timer its token's lifetime."""
         connection.identity = identity
-        await self.sio.enter_room(connection.sid, f"user:{identity.user_id}")
+        await self.sio.enter_room(connection.sid, user_room(identity.user_id))
         if roles.is_admin(identity.role):
-            await self.sio.enter_room(connection.sid, "admins")
+            await self.sio.enter_room(connection.sid, ADMINS)
         if connection.expiry:
             connection.expiry.cancel()
         delay = (identity.expires_at - datetime.now(UTC)).total_seconds()
@@ -249,16 +152,19 @@ class SocketGateway:
         task.add_done_callback(self.in_flight.discard)
 
     async def expire(self, sid: str) -> None:
-        await self.sio.emit(SESSION_EXPIRED, {}, to=sid)
+        await account.session_expired(self.services, sid)
         await self.sio.disconnect(sid)
 
     async def end_sessions(self, ended: SessionsEnded) -> int:
         """Tell and close this process's sockets of the ended sessions (or users); how many were closed."""
         sessions, users = set(ended.session_ids), set(ended.user_ids)
-        doomed = [connection.sid for connection in list(self.connections.values())
-                  if connection.identity.session_id in sessions or connection.user_id in users]
+        doomed = [
+            connection.sid
+            for connection in list(self.connections.values())
+            if connection.identity.session_id in sessions or connection.user_id in users
+        ]
         for sid in doomed:
-            await self.sio.emit(SESSION_REVOKED, {"reason": ended.reason}, to=sid)
+            await account.session_revoked(self.services, sid, ended.reason)
             await self.sio.disconnect(sid)
         return len(doomed)
 
@@ -280,14 +186,21 @@ class SocketGateway:
         finally:
             self.in_flight.discard(task)
         if log.isEnabledFor(logging.INFO):
-            log.info("event", extra={
-                "event": name, "userId": connection and connection.user_id,
-                "ok": result["ok"], "code": None if result["ok"] else result["error"]["code"],
-                "durationMs": round((time.perf_counter() - started) * 1000, 2), "errorId": error_id,
-            })
+            log.info(
+                "event",
+                extra={
+                    "event": name,
+                    "userId": connection and connection.user_id,
+                    "ok": result["ok"],
+                    "code": None if result["ok"] else result["error"]["code"],
+                    "durationMs": round((time.perf_counter() - started) * 1000, 2),
+                    "errorId": error_id,
+                },
+            )
         return result
 
     async def _run(self, name: str, connection: Connection | None, args: tuple) -> Any:
+        """Authorize, spend the rate budget, validate, then run the handler on behalf of the caller."""
         if connection is None:
             raise AppError("unauthorized", "The socket is not authenticated.")
         spec = self.registry.events.get(name)
@@ -303,7 +216,7 @@ class SocketGateway:
             payload = spec.payload.model_validate(args[0] if args and args[0] is not None else {})
         except ValidationError as error:
             raise invalid_request(error) from None
-        db.writer.set(connection.user_id)
+        writer.set(connection.user_id)
         return await spec.handler(EventContext(connection, self), payload)
 
     async def drain(self, timeout: float) -> None:

@@ -1,8 +1,8 @@
-"""The event registry: every client→server event with its schema, roles and handler.
+"""The event registry: every client→server event with its schema, roles, rate budget and handler, and every push.
 
 It is the single source for dispatch and for `docs/protocol.md`: the handlers in
-`handlers/` register themselves here with `@event(...)`, and server-pushed events
-are declared with `push(...)` next to the code that emits them.
+`handlers/` register themselves here with `@event(...)`, and server-pushed events are
+declared with `push(...)` in `server/pushes/`, next to the code that emits them.
 """
 
 from collections.abc import Awaitable, Callable
@@ -12,7 +12,8 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from models import roles
-from server.rate_limits import WRITES
+from server.infra.rate_limits import WRITES
+
 Id = Annotated[str, Field(min_length=1, max_length=64)]
 """An object id in a payload; a malformed one is answered as `not_found` by the model."""
 
@@ -35,7 +36,7 @@ class Event:
     result: type[BaseModel]
     roles: frozenset[str]
     budget: str | None
-    """The per-user rate budget each call spends (`server.rate_limits`); None for events that only read."""
+    """The per-user rate budget each call spends (`server.infra.rate_limits`); None for events that only read."""
 
     @property
     def summary(self) -> str:
@@ -47,6 +48,8 @@ class Push:
     name: str
     payload: type[BaseModel]
     summary: str
+    stored: bool
+    """Kept as a notification for each user it is sent to (`notifications:list`), so an offline user catches up."""
 
 
 @dataclass(slots=True)
@@ -54,18 +57,28 @@ class Registry:
     events: dict[str, Event] = field(default_factory=dict)
     pushes: dict[str, Push] = field(default_factory=dict)
 
-    def event(self, name: str, *, payload: type[BaseModel] = NoPayload, result: type[BaseModel], roles: frozenset[str] = roles.ALL,
-              budget: str | None = WRITES):
+    def event(
+        self,
+        name: str,
+        *,
+        payload: type[BaseModel] = NoPayload,
+        result: type[BaseModel],
+        who: frozenset[str] = roles.ALL,
+        budget: str | None = WRITES,
+    ):
         def register(handler):
             if name in self.events:
                 raise ValueError(f"event {name!r} registered twice")
-            self.events[name] = Event(name, handler, payload, result, frozenset(roles), budget)
+            self.events[name] = Event(name, handler, payload, result, frozenset(who), budget)
             return handler
+
         return register
 
-    def push(self, name: str, payload: type[BaseModel], summary: str) -> str:
-        self.pushes[name] = Push(name, payload, summary)
-        return name
+    def push(self, name: str, payload: type[BaseModel], summary: str, *, stored: bool = False) -> Push:
+        if name in self.pushes:
+            raise ValueError(f"push {name!r} declared twice")
+        self.pushes[name] = declared = Push(name, payload, summary, stored)
+        return declared
 
 
 registry = Registry()

@@ -14,7 +14,7 @@ from collections import Counter
 
 import redis.asyncio as aioredis
 
-PROCESSES = "presence:processes"
+from server.gateway.rooms import PRESENCE_PROCESSES, presence_alive_key, presence_counts_key, presence_process_users_key
 
 _SUM = """
 local total = 0
@@ -22,25 +22,16 @@ for _, count in ipairs(redis.call('HVALS', KEYS[1])) do total = total + tonumber
 return total
 """
 _OPENED = "redis.call('HINCRBY', KEYS[1], ARGV[1], 1) redis.call('SADD', KEYS[2], ARGV[2])" + _SUM
-_CLOSED = """
+_CLOSED = (
+    """
 if redis.call('HINCRBY', KEYS[1], ARGV[1], -1) <= 0 then
   redis.call('HDEL', KEYS[1], ARGV[1])
   redis.call('SREM', KEYS[2], ARGV[2])
 end
-""" + _SUM
+"""
+    + _SUM
+)
 _DROPPED = "if redis.call('HDEL', KEYS[1], ARGV[1]) == 0 then return -1 end" + _SUM
-
-
-def _user_key(user_id: str) -> str:
-    return f"presence:user:{user_id}"
-
-
-def _users_key(process: str) -> str:
-    return f"presence:process:{process}"
-
-
-def _alive_key(process: str) -> str:
-    return f"presence:alive:{process}"
 
 
 class LocalPresence:
@@ -82,34 +73,34 @@ class RedisPresence:
         self._dropped = redis.register_script(_DROPPED)
 
     async def opened(self, user_id: str) -> bool:
-        return await self._opened(keys=[_user_key(user_id), _users_key(self.process)], args=[self.process, user_id]) == 1
+        return await self._opened(keys=[presence_counts_key(user_id), presence_process_users_key(self.process)], args=[self.process, user_id]) == 1
 
     async def closed(self, user_id: str) -> bool:
-        return await self._closed(keys=[_user_key(user_id), _users_key(self.process)], args=[self.process, user_id]) == 0
+        return await self._closed(keys=[presence_counts_key(user_id), presence_process_users_key(self.process)], args=[self.process, user_id]) == 0
 
     async def online(self, user_ids: list[str]) -> dict[str, bool]:
         async with self._redis.pipeline(transaction=False) as pipe:
             for user in user_ids:
-                pipe.hvals(_user_key(user))
+                pipe.hvals(presence_counts_key(user))
             counts = await pipe.execute()
         return {user: sum(map(int, values)) > 0 for user, values in zip(user_ids, counts, strict=True)}
 
     async def heartbeat(self) -> list[str]:
         """Renew this process's heartbeat and sweep up after dead processes; returns the users now offline."""
-        await self._redis.set(_alive_key(self.process), 1, px=self._alive_ms)
-        await self._redis.sadd(PROCESSES, self.process)
+        await self._redis.set(presence_alive_key(self.process), 1, px=self._alive_ms)
+        await self._redis.sadd(PRESENCE_PROCESSES, self.process)
         offline = []
-        for process in await self._redis.smembers(PROCESSES):
+        for process in await self._redis.smembers(PRESENCE_PROCESSES):
             process = process.decode()
-            if process == self.process or await self._redis.exists(_alive_key(process)):
+            if process == self.process or await self._redis.exists(presence_alive_key(process)):
                 continue
-            for user in await self._redis.smembers(_users_key(process)):
-                if await self._dropped(keys=[_user_key(user.decode())], args=[process]) == 0:
+            for user in await self._redis.smembers(presence_process_users_key(process)):
+                if await self._dropped(keys=[presence_counts_key(user.decode())], args=[process]) == 0:
                     offline.append(user.decode())
-            await self._redis.delete(_users_key(process))
-            await self._redis.srem(PROCESSES, process)
+            await self._redis.delete(presence_process_users_key(process))
+            await self._redis.srem(PRESENCE_PROCESSES, process)
         return offline
 
     async def retire(self) -> None:
         """A clean stop, after its sockets closed: stop the heartbeat now, so the others sweep up whatever is left at once."""
-        await self._redis.delete(_alive_key(self.process))
+        await self._redis.delete(presence_alive_key(self.process))

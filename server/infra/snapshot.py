@@ -33,7 +33,7 @@ async def load(database, path: Path) -> int:
     """Insert the snapshot's documents (if there is a snapshot) into `database`; returns how many.
 
     `database` is a database of the embedded engine's in-process client (see
-    `server.embedded_mongo`), whose `insert_many` is cheap where the wire's is not.
+    `server.infra.embedded_mongo`), whose `insert_many` is cheap where the wire's is not.
     """
     if not path.exists():
         return 0

@@ -1,0 +1,110 @@
+"""Engine.IO sessions that have not connected an authenticated socket: bounded per client address and timed out."""
+
+import asyncio
+import logging
+import time
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import socketio
+
+from server.config import Settings
+from server.http.client_address import client_address
+
+log = logging.getLogger("server.sessions")
+
+
+class ThrottledLog:
+    """At most one line per second per client address, carrying how many of each thing happened since the last."""
+
+    MAX_ADDRESSES = 10_000
+
+    def __init__(self, logger: logging.Logger, message: str, interval: float = 1.0) -> None:
+        self._logger, self._message, self._interval = logger, message, interval
+        self._counts: dict[str, Counter[str]] = {}
+        self._last: dict[str, float] = {}
+
+    def note(self, address: str, what: str) -> None:
+        self._counts.setdefault(address, Counter())[what] += 1
+        now = time.monotonic()
+        if now - self._last.get(address, float("-inf")) < self._interval:
+            return
+        if len(self._last) > self.MAX_ADDRESSES:
+            self._last = {key: at for key, at in self._last.items() if now - at < self._interval}
+        self._last[address] = now
+        self._logger.warning(self._message, extra={"address": address, **self._counts.pop(address)})
+
+
+class PendingSessions:
+    """Engine.IO sessions that have not yet connected an authenticated socket.
+
+    Each is closed after `CONNECT_TIMEOUT_SECONDS`, and one client address may hold at most
+    `MAX_PENDING_SESSIONS_PER_IP` at once; a refused connection or a failed token leaves the
+    session pending, so it times out like any other.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self._timeout = settings.connect_timeout_seconds
+        self._per_address = settings.max_pending_sessions_per_ip
+        self._hops = settings.trusted_proxy_hops
+        self._pending: dict[str, tuple[str, asyncio.TimerHandle]] = {}
+        self._counts: Counter[str] = Counter()
+        self._log = ThrottledLog(log, "unauthenticated sessions refused or closed")
+        self._closing: set[asyncio.Task] = set()
+
+    def admit(self, eio_sid: str, environ: dict, close: Callable[[str], Awaitable[None]]) -> bool:
+        request = environ.get("aiohttp.request")
+        address = client_address(request, self._hops) if request is not None else "unknown"
+        if self._counts[address] >= self._per_address:
+            self._log.note(address, "refused")
+            return False
+        timer = asyncio.get_running_loop().call_later(self._timeout, self._expire, eio_sid, close)
+        self._pending[eio_sid] = (address, timer)
+        self._counts[address] += 1
+        return True
+
+    def authenticated(self, eio_sid: str) -> None:
+        self.gone(eio_sid)
+
+    def gone(self, eio_sid: str) -> None:
+        address, timer = self._pending.pop(eio_sid, (None, None))
+        if address is None:
+            return
+        timer.cancel()
+        self._counts[address] -= 1
+        if self._counts[address] <= 0:
+            del self._counts[address]
+
+    def _expire(self, eio_sid: str, close: Callable[[str], Awaitable[None]]) -> None:
+        address = self._pending.get(eio_sid, ("unknown",))[0]
+        self.gone(eio_sid)
+        self._log.note(address, "timedOut")
+        task = asyncio.ensure_future(close(eio_sid))
+        self._closing.add(task)
+        task.add_done_callback(self._closing.discard)
+
+
+class GuardedServer(socketio.AsyncServer):
+    """python-socketio's server, with every Engine.IO session admitted and timed by `PendingSessions`.
+
+    It extends the two Engine.IO hooks python-socketio registers (`_handle_eio_connect` and
+    `_handle_eio_disconnect`, python-socketio 5.18): python-socketio has no connect timeout of its own.
+    """
+
+    def __init__(self, *args: Any, pending: PendingSessions, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.pending = pending
+
+    async def _handle_eio_connect(self, eio_sid: str, environ: dict) -> bool | None:
+        if not self.pending.admit(eio_sid, environ, self.eio.disconnect):
+            return False
+        return await super()._handle_eio_connect(eio_sid, environ)
+
+    async def _handle_eio_disconnect(self, eio_sid: str, reason: Any) -> None:
+        self.pending.gone(eio_sid)
+        await super()._handle_eio_disconnect(eio_sid, reason)
+
+    def authenticated(self, sid: str) -> None:
+        """The socket `sid` passed the connect check: its Engine.IO session is no longer pending."""
+        self.pending.authenticated(self.manager.eio_sid_from_sid(sid, "/"))

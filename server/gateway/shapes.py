@@ -1,0 +1,229 @@
+"""The shapes acks and pushes carry: the one home of every object a client receives, imported by handlers and pushes alike.
+
+The `models/*.public` functions build these objects as dicts; every ack and push the test
+suite observes is validated against its declared shape (`tests/shapes.py`), and a `Shape`
+refuses fields it does not declare, so the two cannot drift apart unnoticed.
+"""
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
+
+from server.gateway.events import Payload
+
+
+class Shape(BaseModel):
+    """An object sent to clients: exactly these fields."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class PageQuery(Payload):
+    page: Annotated[StrictInt, Field(ge=1)] = 1
+    limit: Annotated[StrictInt, Field(ge=1, le=100)] = 20
+
+
+class Pagination(Shape):
+    page: int
+    limit: int
+    total: int
+    pages: int
+
+
+class Profile(Shape):
+    id: str
+    name: str
+    email: str
+    role: str
+    bio: str
+    skills: list[str]
+    createdAt: str
+
+
+class ProfileResult(Shape):
+    user: Profile
+
+
+PayoutsState = Literal["not_connected", "pending", "verified", "restricted"]
+
+
+class Wallet(Shape):
+    balance: int
+    held: int
+    currency: str
+    totalEarnings: int
+    totalSpent: int
+    totalWithdrawals: int
+    isFrozen: bool
+    payoutsStatus: PayoutsState
+
+
+class LedgerLine(Shape):
+    id: str
+    type: str
+    currency: str
+    availableChange: int = Field(description="cents added to (negative: taken from) the available balance")
+    heldChange: int = Field(description="cents added to (negative: taken from) the held balance")
+    refs: dict[str, str] = Field(description="what caused it: userId, depositId, requestId, Stripe ids, …")
+    createdAt: str
+
+
+class Deposit(Shape):
+    id: str
+    amount: int
+    currency: str
+    status: Literal["pending", "completed", "failed"]
+    sessionId: str | None
+    createdAt: str
+
+
+class DepositResult(Shape):
+    deposit: Deposit
+
+
+class WithdrawalRequest(Shape):
+    id: str
+    userId: str
+    amount: int
+    currency: str
+    status: Literal["pending", "approved", "paid", "failed", "rejected"]
+    reason: str | None
+    transferId: str | None
+    createdAt: str
+    resolvedAt: str | None
+
+
+class WithdrawalResult(Shape):
+    request: WithdrawalRequest
+
+
+class PayoutsStatus(Shape):
+    accountId: str | None
+    status: PayoutsState
+    payoutsEnabled: bool
+    requirementsNeeded: list[str]
+
+
+class CompletionRequest(Shape):
+    id: str
+    taskId: str
+    offerId: str
+    customerId: str
+    contractorId: str
+    amount: int
+    contractorPayout: int
+    currency: str
+    status: Literal["pending", "approved", "rejected", "cancelled"]
+    reason: str | None
+    createdAt: str
+    resolvedAt: str | None
+
+
+class Submission(Shape):
+    note: str
+    fileIds: list[str]
+    submittedAt: str
+
+
+class Task(Shape):
+    id: str
+    ownerId: str
+    title: str
+    description: str
+    budget: int
+    currency: str
+    tags: list[str]
+    deadline: str | None
+    autoStart: bool
+    status: str
+    contractorId: str | None
+    offerId: str | None
+    pendingOfferId: str | None
+    submission: Submission | None
+    rejectionReason: str | None
+    cancelReason: str | None
+    createdAt: str
+    updatedAt: str
+
+
+class TaskResult(Shape):
+    task: Task
+
+
+class Application(Shape):
+    id: str
+    taskId: str
+    contractorId: str
+    message: str
+    status: str
+    createdAt: str
+
+
+class ApplicationResult(Shape):
+    application: Application
+
+
+class Offer(Shape):
+    id: str
+    taskId: str
+    applicationId: str
+    customerId: str
+    contractorId: str
+    amount: int
+    platformFee: int
+    serviceFee: int
+    contractorPayout: int
+    totalCharge: int
+    currency: str
+    timeline: str
+    description: str
+    status: str
+    reason: str | None
+    expiresAt: str
+    createdAt: str
+
+
+class OfferResult(Shape):
+    offer: Offer
+
+
+class Message(Shape):
+    id: str
+    roomId: str
+    senderId: str
+    text: str
+    seq: int = Field(description="increases by one per message in the room")
+    createdAt: str
+    clientMsgId: str
+    fileIds: list[str]
+    editedAt: str | None
+    deleted: bool
+
+
+class MessageResult(Shape):
+    message: Message
+
+
+class Room(Shape):
+    id: str
+    kind: str = Field(description="`direct`, `group` or `task`")
+    name: str | None
+    memberIds: list[str]
+    createdBy: str | None
+    taskId: str | None
+    lastSeq: int
+    lastMessage: Message | None
+    unreadCount: int = Field(description="messages after your read marker")
+    createdAt: str
+
+
+class RoomResult(Shape):
+    room: Room
+
+
+class Notification(Shape):
+    id: str
+    event: str = Field(description="the push's event name, e.g. `offer:received`")
+    data: dict = Field(description="the push's payload, as it was sent")
+    read: bool
+    createdAt: str
