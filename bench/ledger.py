@@ -16,7 +16,9 @@ server's books are audited afterwards.
 import argparse
 import asyncio
 import json
+import tempfile
 import time
+from pathlib import Path
 
 from bson import ObjectId
 from pymongo import AsyncMongoClient
@@ -95,10 +97,12 @@ async def through_sockets(args) -> dict:
 
 
 async def bare_pymongo(args) -> dict:
-    async with embedded_mongo() as engine:
+    """On a journaled engine, as the server's: each commit is fsynced before it is answered on both sides."""
+    async with embedded_mongo(Path(tempfile.mkdtemp(prefix="bench-bare-"))) as engine:
         client = AsyncMongoClient(engine.uri, tz_aware=True)
         db = client["bench_bare"]
         await ensure_all(Database(client, "bench_bare", serialize_writes=True), login_failure_window_seconds=900)
+        await engine.open("bench_bare")
         customer, contractor = ObjectId(), ObjectId()
         await db.users.insert_one({"_id": contractor, "payouts": {"accountId": "acct_bench", "payoutsEnabled": True}})
         for user in (customer, contractor):

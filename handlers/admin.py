@@ -5,11 +5,11 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, Field, StrictBool, StrictInt
 
 from handlers.tasks import Cancel, CancelResult, cancel_task
-from models import completions, roles, tasks, wallets, withdrawals
+from models import completions, reconciliation, roles, tasks, wallets, withdrawals
 from server import pushes
 from server.gateway.dispatch import EventContext
 from server.gateway.events import Payload, event
-from server.gateway.shapes import CompletionRequest, PageQuery, Pagination, Task, Wallet, WithdrawalRequest, WithdrawalResult
+from server.gateway.shapes import CompletionRequest, PageQuery, Pagination, ReconciliationItem, Task, Wallet, WithdrawalRequest, WithdrawalResult
 from workers import payouts as payout_jobs
 
 ObjectIdString = Annotated[str, Field(min_length=24, max_length=24)]
@@ -149,3 +149,35 @@ async def _decided(ctx: EventContext, request: dict, task: dict) -> dict:
 async def cancel_any_task(ctx: EventContext, payload: Cancel) -> dict:
     """Cancel any task that is not completed, with the same refunds as `task:cancel`."""
     return await cancel_task(ctx, payload)
+
+
+class ReconciliationQuery(PageQuery):
+    status: Literal[*reconciliation.STATUSES] | None = None
+
+
+class ReconciliationPage(BaseModel):
+    items: list[ReconciliationItem]
+    pagination: Pagination
+
+
+class ResolveItem(Payload):
+    itemId: str = Field(min_length=1, max_length=100)
+    note: str = Field(min_length=1, max_length=1000, description="what was found and done (with Stripe, with the user)")
+
+
+class ResolvedItem(BaseModel):
+    item: ReconciliationItem
+
+
+@event("admin:reconciliations", payload=ReconciliationQuery, result=ReconciliationPage, who=roles.ADMINS, budget=None)
+async def list_reconciliation_items(ctx: EventContext, payload: ReconciliationQuery) -> dict:
+    """What reconciling with Stripe found that needs a person (e.g. a transfer no payout of ours accounts for), newest first."""
+    return await reconciliation.listing(ctx.services.db, status=payload.status, page=payload.page, limit=payload.limit)
+
+
+@event("admin:reconciliation:resolve", payload=ResolveItem, result=ResolvedItem, who=roles.ADMINS)
+async def resolve_reconciliation_item(ctx: EventContext, payload: ResolveItem) -> dict:
+    """Close an item with a note once it was looked into; the server itself never pays again or reverses anything for it."""
+    item = reconciliation.public(await reconciliation.resolve(ctx.services.db, payload.itemId, ctx.user_id, payload.note))
+    await pushes.money.admin_queue(ctx.services, "reconciliation", "resolved", item)
+    return {"item": item}

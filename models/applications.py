@@ -25,26 +25,35 @@ def public(application: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _applicant_key(task_id: ObjectId, contractor_id: ObjectId) -> str:
+    return f"{task_id}:{contractor_id}"
+
+
 async def ensure_indexes(db: Database) -> None:
-    """The single-field `taskId` index looks redundant, but the embedded engine scans for `update_many` without it."""
-    await db[COLLECTION].create_index([("taskId", 1), ("contractorId", 1)], unique=True)
+    """One application per contractor and task is a single-field unique key (`applicantKey`): the embedded engine checks a
+    compound unique index by scanning the whole collection on every insert. The `taskId` index serves listings and
+    `update_many` (which the embedded engine scans without it). Applications stored before the key existed are not in
+    the (sparse) unique index; the lookup in `apply` still finds them."""
+    await db[COLLECTION].create_index("applicantKey", unique=True, sparse=True)
     await db[COLLECTION].create_index("taskId")
 
 
 async def apply(db: Database, task_id: str, contractor_id: str, message: str) -> tuple[dict[str, Any], dict[str, Any]]:
     """`(application, task)`; only while the task is open, never to your own task, once per task."""
     application = {"_id": ObjectId(), "contractorId": ObjectId(contractor_id), "message": message, "status": "pending", "createdAt": clock.now()}
+    key = object_id(task_id, "task")
 
     async def work(session: AsyncClientSession) -> tuple[dict[str, Any], dict[str, Any]]:
-        task = await tasks.get(db, session, task_id)
+        task = await tasks.get(db, session, key)
         if str(task["ownerId"]) == contractor_id:
             raise AppError("forbidden", "You cannot apply to your own task.")
         if task["status"] != "open":
             raise AppError("invalid_state", f"Applications are closed: the task is {task['status']}.", {"status": task["status"]})
         if await db[COLLECTION].find_one({"taskId": task["_id"], "contractorId": application["contractorId"]}, {"_id": 1}, session=session):
             raise AppError("already_applied", "You have already applied to this task.")
-        await db[COLLECTION].insert_one(application | {"taskId": task["_id"]}, session=session)
-        return application | {"taskId": task["_id"]}, task
+        stored = application | {"taskId": task["_id"], "applicantKey": _applicant_key(task["_id"], application["contractorId"])}
+        await db[COLLECTION].insert_one(stored, session=session)
+        return stored, task
 
     try:
         return await db.transaction(work)

@@ -13,6 +13,8 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import OperationFailure
 
+from models.errors import AppError
+
 UNLABELLED_CONFLICT_BUDGET_SECONDS = 15.0
 BACKOFF_BASE_SECONDS = 0.005
 BACKOFF_MAX_SECONDS = 0.25
@@ -66,6 +68,15 @@ class FairGate:
         self._held = False
 
 
+def is_persistence_failure(error: OperationFailure) -> bool:
+    """The embedded engine refuses writes it cannot make durable (`server/infra/embedded_mongo.py`)."""
+    return error.code == 8 and "persistence unavailable" in str(error)
+
+
+def _refused(error: OperationFailure) -> AppError:
+    return AppError("persistence_unavailable", "The server cannot store changes right now; nothing was changed. Try again later.")
+
+
 def is_unlabelled_write_conflict(error: OperationFailure) -> bool:
     """The embedded engine reports commit-time conflicts without `TransientTransactionError`."""
     return error.code == 112 or "write conflict" in str(error).lower()
@@ -87,6 +98,8 @@ class Database:
         self.mongo: AsyncDatabase = client[name]
         self._write_gate = FairGate() if serialize_writes else None
         self.write_count = 0
+        self.persistence = None
+        """Embedded mode: `server.infra.database.Persistence`, which `/readyz` asks whether writes are durable."""
 
     def __getitem__(self, collection: str):
         return self.mongo[collection]
@@ -103,7 +116,12 @@ class Database:
     async def outside_transaction[T](self, write: Callable[[], Awaitable[T]]) -> T:
         """For the writes MongoDB cannot make in a transaction (GridFS): still serialized in embedded mode, still snapshotted."""
         async with self.exclusive():
-            result = await write()
+            try:
+                result = await write()
+            except OperationFailure as error:
+                if is_persistence_failure(error):
+                    raise _refused(error) from None
+                raise
             self.write_count += 1
             return result
 
@@ -127,6 +145,8 @@ class Database:
                     self.write_count += 1
                     return result
             except OperationFailure as error:
+                if is_persistence_failure(error):
+                    raise _refused(error) from None
                 if time.monotonic() > deadline or not is_unlabelled_write_conflict(error):
                     raise
             backoff = min(BACKOFF_BASE_SECONDS * 2**attempt, BACKOFF_MAX_SECONDS)

@@ -6,6 +6,7 @@ credited or failed, and the credit's ledger key is `deposit:<id>`, so duplicated
 reordered webhooks cannot credit twice.
 """
 
+from datetime import datetime
 from typing import Any
 
 from bson import ObjectId
@@ -32,6 +33,7 @@ def public(deposit: dict[str, Any]) -> dict[str, Any]:
 
 async def ensure_indexes(db: Database) -> None:
     await db[COLLECTION].create_index([("userId", 1), ("createdAt", -1)])
+    await db[COLLECTION].create_index([("status", 1), ("createdAt", 1)])
 
 
 async def open_pending(db: Database, user_id: str, amount: int) -> dict[str, Any]:
@@ -83,3 +85,20 @@ async def _settle(db: Database, session: AsyncClientSession, deposit_id: ObjectI
         return_document=ReturnDocument.AFTER,
         session=session,
     )
+
+
+async def awaiting_stripe(db: Database, *, created_before: datetime) -> list[dict[str, Any]]:
+    """Pending deposits whose Checkout Session exists and is old enough that its webhook should have come."""
+    query = {"status": "pending", "createdAt": {"$lte": created_before}, "sessionId": {"$ne": None}}
+    return await db[COLLECTION].find(query).to_list()
+
+
+async def never_started(db: Database, *, created_before: datetime) -> list[dict[str, Any]]:
+    """Pending deposits with no Checkout Session: the server stopped between recording one and creating its session, so
+    nobody got a page to pay on."""
+    return await db[COLLECTION].find({"status": "pending", "createdAt": {"$lte": created_before}, "sessionId": None}).to_list()
+
+
+async def settle(db: Database, deposit_id: ObjectId, *, paid: bool, stripe_refs: dict[str, Any]) -> dict[str, Any] | None:
+    """Credit (paid) or fail the deposit in a transaction of its own: the same idempotent step as the webhook's."""
+    return await db.transaction(lambda session: (credit if paid else fail)(db, session, deposit_id, stripe_refs))

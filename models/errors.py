@@ -25,6 +25,10 @@ ERROR_CODES: dict[str, tuple[int, str]] = {
         503,
         "Payments are not configured on this server (no `STRIPE_SECRET_KEY`/`STRIPE_WEBHOOK_SECRET`) or Stripe could not be reached.",
     ),
+    "persistence_unavailable": (
+        503,
+        "The embedded database cannot make changes durable right now (e.g. the disk is full); nothing was changed. Try again later.",
+    ),
     "not_ready": (503, "A dependency (MongoDB, Redis) is unreachable; `details.checks` says which (`GET /readyz` only)."),
     "internal": (500, "An unexpected failure; `details.errorId` matches the server's log line."),
 }

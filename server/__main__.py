@@ -1,7 +1,8 @@
-"""`python -m server [serve | worker | cron | create-admin EMAIL PASSWORD [--name NAME] [--promote] | audit-ledger | protocol-doc]`."""
+"""`python -m server [serve | worker | cron | create-admin EMAIL PASSWORD [--name NAME] [--promote] | audit-ledger | reconcile | protocol-doc]`."""
 
 import argparse
 import asyncio
+import signal
 import sys
 
 import redis.asyncio as aioredis
@@ -18,8 +19,9 @@ from server.config import Settings
 from server.gateway.protocol_doc import render_into
 from server.infra.database import open_database
 from server.infra.revocations import RedisRevocations
-from server.services import auth_policy
-from workers import rq_runner
+from server.services import auth_policy, open_services
+from workers import reconciliation, rq_runner
+from workers.local import LocalJobs
 
 
 def serve(settings: Settings) -> None:
@@ -82,6 +84,21 @@ async def audit_ledger(settings: Settings) -> bool:
     return report.clean
 
 
+async def reconcile(settings: Settings) -> bool:
+    """Once, now: what the periodic job does; True when the books agreed with Stripe."""
+    async with open_services(settings, NoSockets(), LocalJobs()) as services:
+        findings = await reconciliation.reconcile(services)
+    print(findings.summary())
+    return not findings.disagreed
+
+
+class NoSockets:
+    """A command has no sockets to push to; what it changes, clients read on their next request."""
+
+    async def emit(self, event: str, data, *, room) -> None:
+        return
+
+
 def protocol_doc() -> None:
     render_into("docs/protocol.md")
     print("docs/protocol.md updated")
@@ -99,9 +116,11 @@ def main(argv: list[str]) -> None:
     admin.add_argument("--name")
     admin.add_argument("--promote", action="store_true", help="make an existing account an admin: new password, every session ended")
     commands.add_parser("audit-ledger", help="recompute every balance from the ledger; exit 1 on any mismatch")
+    commands.add_parser("reconcile", help="match deposits and transfers with Stripe once; exit 1 when they disagreed")
     commands.add_parser("protocol-doc", help="regenerate the event tables in docs/protocol.md")
     args = parser.parse_args(argv)
 
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a file that cannot grow fails a write; it does not kill the process
     settings = Settings()
     logs.configure(settings.log_level)
     if args.command == "create-admin":
@@ -110,6 +129,8 @@ def main(argv: list[str]) -> None:
         sys.exit(0 if asyncio.run(create_admin(settings, args.email, args.password, args.name, args.promote)) else 1)
     elif args.command == "audit-ledger":
         sys.exit(0 if asyncio.run(audit_ledger(settings)) else 1)
+    elif args.command == "reconcile":
+        sys.exit(0 if asyncio.run(reconcile(settings)) else 1)
     elif args.command == "protocol-doc":
         protocol_doc()
     elif args.command in ("worker", "cron"):

@@ -32,7 +32,8 @@ class Settings(BaseSettings):
     chat_typing_interval_seconds: int = Field(default=2, ge=1)
     presence_heartbeat_seconds: float = Field(default=5.0, gt=0)
     data_dir: Path = Path("./data")
-    snapshot_interval_seconds: float = Field(default=30.0, gt=0)
+    snapshot_interval_seconds: float = Field(default=600.0, gt=0)
+    snapshot_journal_bytes: int = Field(default=64 * 1024 * 1024, gt=0)
     jwt_secret: str | None = None
     access_token_ttl_seconds: int = Field(default=900, gt=0)
     refresh_token_ttl_seconds: int = Field(default=30 * 24 * 3600, gt=0)
@@ -52,6 +53,9 @@ class Settings(BaseSettings):
     payout_retry_seconds: float = Field(default=60.0, gt=0)
     payout_lease_seconds: float = Field(default=120.0, gt=0)
     payout_resume_seconds: float = Field(default=300.0, gt=0)
+    reconcile_seconds: float = Field(default=600.0, gt=0)
+    reconcile_min_age_seconds: float = Field(default=60.0, ge=0)
+    reconcile_lookback_seconds: float = Field(default=30 * 24 * 3600, gt=0)
 
     @property
     def embedded_db(self) -> bool:

@@ -26,7 +26,7 @@ ADMIN = {"email": "admin@example.com", "password": "admin password"}
 
 def stripe_env(fake: FakeStripe) -> dict[str, str]:
     return {
-        "STRIPE_SECRET_KEY": "sk_test_fake",
+        "STRIPE_SECRET_KEY": f"sk_test_{uuid.uuid4().hex}",
         "STRIPE_API_BASE": fake.url,
         "STRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET,
         "PUBLIC_URL": "https://api.example.test",

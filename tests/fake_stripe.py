@@ -2,11 +2,14 @@
 
 It runs in the test process (its own thread and event loop), records every call with
 its idempotency key, replays the stored answer for a repeated key as Stripe does, and can
-be told to fail or to hold the next calls to a path.
+be told to fail or to hold the next calls to a path. Objects belong to the API key that
+created them, as to a Stripe account: each test server has a key of its own, so one server
+never lists another's transfers.
 """
 
 import asyncio
 import threading
+import time
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -43,6 +46,7 @@ class FakeStripe:
     port: int = field(default_factory=free_port)
     calls: list[Call] = field(default_factory=list)
     transfers: dict[str, dict] = field(default_factory=dict)
+    sessions: dict[str, dict] = field(default_factory=dict)
     failures: dict[str, list[int]] = field(default_factory=lambda: defaultdict(list))
     holds: dict[str, threading.Event] = field(default_factory=dict)
     _replies: dict[str, tuple[int, dict]] = field(default_factory=dict)
@@ -59,6 +63,20 @@ class FakeStripe:
         """The next call to `path` is carried out, then its answer waits until the returned event is set."""
         self.holds[path] = threading.Event()
         return self.holds[path]
+
+    def pay(self, session_id: str) -> dict:
+        """The customer paid on the Checkout page (no webhook is sent: the test sends one, or not)."""
+        self.sessions[session_id] |= {"status": "complete", "payment_status": "paid", "payment_intent": f"pi_{uuid.uuid4().hex[:14]}"}
+        return self.sessions[session_id]
+
+    def expire(self, session_id: str) -> dict:
+        self.sessions[session_id] |= {"status": "expired"}
+        return self.sessions[session_id]
+
+    def transfer_outside_our_books(self, api_key: str, amount: int, group: str) -> dict:
+        """A transfer under the account's keys that the server never made (or forgot), as reconciliation must find."""
+        transfer = self._new_transfer(api_key, {"amount": amount, "currency": "usd", "destination": "acct_elsewhere", "transfer_group": group})
+        return transfer
 
     def calls_to(self, path: str, **params: str) -> list[Call]:
         return [call for call in self.calls if call.path == path and all(call.params.get(k) == v for k, v in params.items())]
@@ -82,6 +100,7 @@ class FakeStripe:
     async def _handle(self, request: web.Request) -> web.Response:
         form = parse_qsl(await request.text()) if request.method == "POST" else list(request.query.items())
         key = request.headers.get("Idempotency-Key")
+        account = request.headers.get("Authorization", "").removeprefix("Bearer ")
         path = request.path
         self.calls.append(Call(request.method, path, nested(form), key))
         if self.failures[path]:
@@ -92,42 +111,69 @@ class FakeStripe:
                 status=status,
                 headers={"Stripe-Should-Retry": "false"},
             )
-        if key and key in self._replies:
-            status, body = self._replies[key]
+        if key and (account, key) in self._replies:
+            status, body = self._replies[(account, key)]
         else:
-            status, body = self._answer(request.method, path, nested(form))
+            status, body = self._answer(account, request.method, path, nested(form))
             if key and request.method == "POST":
-                self._replies[key] = (status, body)
+                self._replies[(account, key)] = (status, body)
         if hold := self.holds.pop(path, None):
             await asyncio.get_running_loop().run_in_executor(None, hold.wait, 30)
         return web.json_response(body, status=status)
 
-    def _answer(self, method: str, path: str, params: dict[str, Any]) -> tuple[int, dict]:
+    def _new_transfer(self, account: str, params: dict[str, Any]) -> dict:
+        transfer = {
+            "id": f"tr_{uuid.uuid4().hex[:14]}",
+            "object": "transfer",
+            "amount": int(params["amount"]),
+            "currency": params["currency"],
+            "destination": params["destination"],
+            "transfer_group": params.get("transfer_group"),
+            "metadata": params.get("metadata", {}),
+            "created": int(time.time()),
+            "_account": account,
+        }
+        self.transfers[transfer["id"]] = transfer
+        return transfer
+
+    def _answer(self, account: str, method: str, path: str, params: dict[str, Any]) -> tuple[int, dict]:
         token = uuid.uuid4().hex[:14]
-        if path == "/v1/checkout/sessions":
-            return 200, {
+        if path == "/v1/checkout/sessions" and method == "POST":
+            session = {
                 "id": f"cs_test_{token}",
                 "object": "checkout.session",
                 "url": f"https://checkout.stripe.test/pay/cs_test_{token}",
                 "metadata": params.get("metadata", {}),
                 "client_reference_id": params.get("client_reference_id"),
+                "status": "open",
+                "payment_status": "unpaid",
+                "payment_intent": None,
+                "created": int(time.time()),
+                "_account": account,
             }
+            self.sessions[session["id"]] = session
+            return 200, _public(session)
+        if path.startswith("/v1/checkout/sessions/") and method == "GET":
+            session = self.sessions.get(path.rsplit("/", 1)[1])
+            if session is None or session["_account"] != account:
+                return 404, {"error": {"type": "invalid_request_error", "message": "No such checkout.session", "code": "resource_missing"}}
+            return 200, _public(session)
         if path == "/v1/accounts":
             return 200, {"id": f"acct_{token}", "object": "account", "payouts_enabled": False, "details_submitted": False}
         if path == "/v1/account_links":
             return 200, {"object": "account_link", "url": f"https://connect.stripe.test/setup/{params['account']}/{token}"}
         if path == "/v1/transfers" and method == "POST":
-            transfer = {
-                "id": f"tr_{token}",
-                "object": "transfer",
-                "amount": int(params["amount"]),
-                "currency": params["currency"],
-                "destination": params["destination"],
-                "transfer_group": params.get("transfer_group"),
-            }
-            self.transfers[transfer["id"]] = transfer
-            return 200, transfer
+            return 200, _public(self._new_transfer(account, params))
         if path == "/v1/transfers":
-            found = [t for t in self.transfers.values() if t["transfer_group"] == params.get("transfer_group")]
+            since = int((params.get("created") or {}).get("gte", 0))
+            found = [
+                _public(t) for t in self.transfers.values()
+                if t["_account"] == account and t["created"] >= since
+                and ("transfer_group" not in params or t["transfer_group"] == params["transfer_group"])
+            ]  # fmt: skip
             return 200, {"object": "list", "data": found, "has_more": False, "url": "/v1/transfers"}
         return 404, {"error": {"type": "invalid_request_error", "message": f"no fake for {method} {path}"}}
+
+
+def _public(stored: dict) -> dict:
+    return {name: value for name, value in stored.items() if not name.startswith("_")}

@@ -1,6 +1,7 @@
 """Real server processes for the tests: `python -m server` on a free loopback port."""
 
 import os
+import resource
 import shutil
 import signal
 import socket
@@ -36,6 +37,8 @@ class ServerProcess:
     database: str = field(default_factory=lambda: f"test_{uuid.uuid4().hex[:12]}")
     process: subprocess.Popen | None = None
     log_path: Path | None = None
+    max_file_bytes: int | None = None
+    """A file-size limit (RLIMIT_FSIZE) for the server and its engine: writes past it fail, as on a full disk."""
 
     @property
     def url(self) -> str:
@@ -65,7 +68,14 @@ class ServerProcess:
     def start(self) -> "ServerProcess":
         self.log_path = self.data_dir / "server.log"
         with open(self.log_path, "ab") as log:
-            self.process = subprocess.Popen([sys.executable, "-m", self.module], cwd=ROOT, env=self.environment(), stdout=log, stderr=log)
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", self.module],
+                cwd=ROOT,
+                env=self.environment(),
+                stdout=log,
+                stderr=log,
+                preexec_fn=self._limits,
+            )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -78,6 +88,10 @@ class ServerProcess:
             time.sleep(0.1)
         raise RuntimeError(f"server did not become ready: {self.log_path.read_text()[-2000:]}")
 
+    def _limits(self) -> None:
+        if self.max_file_bytes is not None:
+            resource.setrlimit(resource.RLIMIT_FSIZE, (self.max_file_bytes, self.max_file_bytes))
+
     def rss_bytes(self) -> int:
         status = Path(f"/proc/{self.process.pid}/status").read_text()
         return int(next(line for line in status.splitlines() if line.startswith("VmRSS:")).split()[1]) * 1024
@@ -85,6 +99,16 @@ class ServerProcess:
     def stop(self, sig: int = signal.SIGTERM) -> int:
         self.process.send_signal(sig)
         return self.process.wait(timeout=30)
+
+    def kill_all(self) -> None:
+        """SIGKILL the server and its embedded engine at once, as a power cut or the OOM killer would; wait for both."""
+        children = [int(pid) for pid in Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children").read_text().split()]
+        for pid in [self.process.pid, *children]:
+            os.kill(pid, signal.SIGKILL)
+        self.process.wait(timeout=30)
+        for pid in children:
+            while Path(f"/proc/{pid}").exists() and "Z" not in Path(f"/proc/{pid}/stat").read_text().split()[2]:
+                time.sleep(0.05)
 
     def run_cli(self, *args: str) -> subprocess.CompletedProcess:
         return subprocess.run([sys.executable, "-m", "server", *args], cwd=ROOT, env=self.environment(), capture_output=True, text=True, timeout=60)

@@ -164,6 +164,6 @@ async def test_health_and_unknown_routes(server):
         async with http.get(server.url + "/healthz") as response:
             assert (response.status, await response.json()) == (200, {"ok": True, "data": {"status": "up"}})
         async with http.get(server.url + "/readyz") as response:
-            assert (response.status, (await response.json())["data"]) == (200, {"checks": {"mongodb": True}})
+            assert (response.status, (await response.json())["data"]) == (200, {"checks": {"mongodb": True, "persistence": True}})
         async with http.get(server.url + "/nope") as response:
             assert (response.status, (await response.json())["error"]["code"]) == (404, "not_found")

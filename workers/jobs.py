@@ -7,15 +7,16 @@ the name under which RQ stores it comes from here, so no job name is typed anywh
 from collections.abc import Awaitable, Callable
 
 from server.config import Settings
-from workers import offers, payouts
+from workers import offers, payouts, reconciliation
 
-type Job = Callable[..., Awaitable[None]]
+type Job = Callable[..., Awaitable[object]]
 
 JOBS: dict[str, Job] = {
     "pay_payout": payouts.pay,
     "resume_payouts": payouts.resume,
     "expire_offer": offers.expire,
     "expire_offers": offers.sweep,
+    "reconcile": reconciliation.reconcile,
 }
 NAMES: dict[Job, str] = {job: name for name, job in JOBS.items()}
 
@@ -26,4 +27,8 @@ def name_of(job: Job) -> str:
 
 def periodic(settings: Settings) -> dict[Job, float]:
     """Job → interval in seconds; each also runs once at start, to pick up what a crash left."""
-    return {payouts.resume: settings.payout_resume_seconds, offers.sweep: settings.expiry_sweep_seconds}
+    return {
+        payouts.resume: settings.payout_resume_seconds,
+        offers.sweep: settings.expiry_sweep_seconds,
+        reconciliation.reconcile: settings.reconcile_seconds,
+    }

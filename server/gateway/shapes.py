@@ -119,6 +119,21 @@ class CompletionRequest(Shape):
     resolvedAt: str | None
 
 
+class ReconciliationItem(Shape):
+    id: str
+    kind: Literal["unknown_transfer", "transfer_for_failed_payout"]
+    status: Literal["open", "resolved"]
+    transferId: str
+    payoutId: str | None
+    amount: int
+    currency: str
+    destination: str | None
+    detail: str
+    note: str | None
+    createdAt: str
+    resolvedAt: str | None
+
+
 class Submission(Shape):
     note: str
     fileIds: list[str]

@@ -18,11 +18,15 @@ async def readyz(request: web.Request) -> web.Response:
     checks = {"mongodb": await _reachable(services.db.mongo.command("ping"))}
     if services.redis is not None:
         checks["redis"] = await _reachable(services.redis.ping())
+    details = {}
+    if services.db.persistence is not None:
+        status = await services.db.persistence.status()
+        checks["persistence"] = status["durable"]
+        if not status["durable"]:
+            details["reason"] = status["failure"]
     ready = all(checks.values())
-    return web.json_response(
-        {"ok": ready, "data": {"checks": checks}} if ready else AppError("not_ready", "A dependency is unreachable.", {"checks": checks}).envelope(),
-        status=200 if ready else 503,
-    )
+    failure = AppError("not_ready", "A dependency is unreachable, or writes are not durable.", {"checks": checks} | details)
+    return web.json_response({"ok": True, "data": {"checks": checks}} if ready else failure.envelope(), status=200 if ready else 503)
 
 
 async def _reachable(probe) -> bool:

@@ -8,8 +8,9 @@ tests' fake).
 
 import contextlib
 import logging
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import stripe
 
@@ -40,6 +41,16 @@ def answered_as_unavailable() -> Iterator[None]:
 class CheckoutSession:
     id: str
     url: str
+
+
+@dataclass(frozen=True, slots=True)
+class CheckoutOutcome:
+    id: str
+    status: str
+    """`open`, `complete` or `expired`."""
+    payment_status: str
+    """`paid`, `unpaid` or `no_payment_required`."""
+    payment_intent: str | None
 
 
 class StripeApi:
@@ -106,6 +117,21 @@ class StripeApi:
             {"idempotency_key": f"payout:{payout_id}"},
         )
         return transfer.id
+
+    async def checkout_outcome(self, session_id: str) -> CheckoutOutcome:
+        """Where a Checkout Session stands now, as the reconciliation asks when a webhook may have been missed."""
+        session = (await self._client.v1.checkout.sessions.retrieve_async(session_id)).to_dict()
+        return CheckoutOutcome(session["id"], session["status"], session["payment_status"], session.get("payment_intent"))
+
+    async def transfers_since(self, created_from: int) -> AsyncIterator[dict[str, Any]]:
+        """Every transfer made on this account at or after `created_from` (a Unix time), page by page."""
+        listing = await self._client.v1.transfers.list_async({"created": {"gte": created_from}, "limit": 100})
+        async for found in listing.auto_paging_iter():
+            transfer = found.to_dict()
+            yield {
+                "id": transfer["id"], "amount": transfer["amount"], "currency": transfer["currency"], "destination": transfer.get("destination"),
+                "transferGroup": transfer.get("transfer_group"), "metadata": transfer.get("metadata") or {}, "created": transfer["created"],
+            }  # fmt: skip
 
     async def find_transfer(self, *, payout_id: str) -> str | None:
         """Whether a payout's transfer exists, even after the idempotency key's 24 hours have passed."""

@@ -10,14 +10,23 @@ from bson import ObjectId
 from models import deposits, wallets, withdrawals
 from server.gateway.events import push
 from server.gateway.rooms import ADMINS
-from server.gateway.shapes import CompletionRequest, DepositResult, PayoutsStatus, Shape, Wallet, WithdrawalRequest, WithdrawalResult
+from server.gateway.shapes import (
+    CompletionRequest,
+    DepositResult,
+    PayoutsStatus,
+    ReconciliationItem,
+    Shape,
+    Wallet,
+    WithdrawalRequest,
+    WithdrawalResult,
+)
 from server.pushes.delivery import deliver
 
 
 class QueueChange(Shape):
-    kind: Literal["withdrawal", "completion"]
+    kind: Literal["withdrawal", "completion", "reconciliation"]
     action: Literal["added", "resolved"]
-    request: WithdrawalRequest | CompletionRequest
+    request: WithdrawalRequest | CompletionRequest | ReconciliationItem
 
 
 WALLET_UPDATED = push(
@@ -38,7 +47,10 @@ WITHDRAWAL_UPDATED = push(
 PAYOUTS_UPDATED = push(
     "payouts:updated", PayoutsStatus, "Stripe updated the caller's connected account (same shape as `payouts:status`).", stored=True
 )
-ADMIN_QUEUE = push("admin:queue", QueueChange, "To admins: a request entered (`added`) or left (`resolved`) an approval queue.")
+ADMIN_QUEUE = push(
+    "admin:queue", QueueChange,
+    "To admins: a request entered (`added`) or left (`resolved`) an approval queue; `reconciliation` items are what reconciling with Stripe found.",
+)  # fmt: skip
 
 
 async def wallet_changed(services, user_id: str | ObjectId) -> None:
