@@ -68,7 +68,7 @@ async def measure(args, journal: bool) -> list[dict]:
 async def _chat(db: Database):
     sender, other = ObjectId(), ObjectId()
     await db[users.COLLECTION].insert_many([{"_id": user, "emailKey": f"{user}@bench"} for user in (sender, other)])
-    rooms = [str((await chat_rooms.create_group(db, str(sender), f"Room {i}", [str(other)]))["_id"]) for i in range(50)]
+    rooms = [str((await chat_rooms.create_group(db, str(sender), f"Room {i}", [str(other)]))[0]["_id"]) for i in range(50)]
     filler = ObjectId()
 
     async def write(index: int) -> None:

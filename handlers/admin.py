@@ -8,7 +8,7 @@ from handlers.tasks import Cancel, CancelResult, cancel_task
 from models import completions, reconciliation, roles, tasks, wallets, withdrawals
 from server import pushes
 from server.gateway.dispatch import EventContext
-from server.gateway.events import Payload, event
+from server.gateway.events import Payload, Retryable, event
 from server.gateway.shapes import CompletionRequest, PageQuery, Pagination, ReconciliationItem, Task, Wallet, WithdrawalRequest, WithdrawalResult
 from workers import payouts as payout_jobs
 
@@ -58,7 +58,7 @@ def _not_zero(amount: int) -> int:
     return amount
 
 
-class AdjustPayload(Payload):
+class AdjustPayload(Retryable):
     userId: ObjectIdString
     amount: Annotated[StrictInt, AfterValidator(_not_zero)] = Field(
         description="cents, not zero; positive credits the wallet, negative debits it (never below zero)"
@@ -112,8 +112,11 @@ async def freeze_wallet(ctx: EventContext, payload: FreezePayload) -> dict:
 @event("admin:wallet:adjust", payload=AdjustPayload, result=WalletResult, who=roles.ADMINS)
 async def adjust_wallet(ctx: EventContext, payload: AdjustPayload) -> dict:
     """Book a correction or goodwill credit (an `adjustment` transaction recording the admin and the reason)."""
-    await wallets.adjust(ctx.services.db, payload.userId, payload.amount, reason=payload.reason, admin_id=ctx.user_id)
-    await pushes.money.wallet_changed(ctx.services, payload.userId)
+    _, booked = await wallets.adjust(
+        ctx.services.db, payload.userId, payload.amount, reason=payload.reason, admin_id=ctx.user_id, request=ctx.client_request
+    )
+    if booked:
+        await pushes.money.wallet_changed(ctx.services, payload.userId)
     return {"userId": payload.userId, "wallet": await wallets.summary(ctx.services.db, None, payload.userId)}
 
 

@@ -7,7 +7,7 @@ from pydantic import BaseModel, Field, StrictInt
 from models import chat_messages, chat_rooms
 from server import pushes
 from server.gateway.dispatch import EventContext
-from server.gateway.events import Id, NoPayload, Payload, event
+from server.gateway.events import Id, NoPayload, Payload, Retryable, event
 from server.gateway.rooms import presence_room
 from server.gateway.shapes import Message, MessageResult, PageQuery, Pagination, Room, RoomResult
 from server.infra import rate_limits
@@ -19,7 +19,7 @@ class UserRef(Payload):
     userId: Id
 
 
-class NewGroup(Payload):
+class NewGroup(Retryable):
     name: str = Field(min_length=1, max_length=100)
     memberIds: list[Id] = Field(min_length=1, max_length=chat_rooms.MAX_MEMBERS - 1)
 
@@ -108,16 +108,22 @@ class Online(BaseModel):
 
 @event("chat:open", payload=UserRef, result=RoomResult)
 async def open_direct(ctx: EventContext, payload: UserRef) -> dict:
-    """Get or create your one-to-one room with a user (one room per pair); `blocked` if either blocked the other."""
-    room = await chat_rooms.open_direct(ctx.services.db, ctx.user_id, payload.userId)
+    """Get or create your one-to-one room with a user (one room per pair); `blocked` if either blocked the other.
+
+    A room made now is announced to the other user with `chat:room`.
+    """
+    room, created = await chat_rooms.open_direct(ctx.services.db, ctx.user_id, payload.userId)
+    if created:
+        await pushes.chat.room_changed(ctx.services, room, only=[payload.userId])
     return {"room": chat_rooms.public(room, ctx.user_id)}
 
 
 @event("chat:create", payload=NewGroup, result=RoomResult)
 async def create_group(ctx: EventContext, payload: NewGroup) -> dict:
     """Create a group room with you and the given users (at most 100 members); `blocked` if one of them blocked you."""
-    room = await chat_rooms.create_group(ctx.services.db, ctx.user_id, payload.name, payload.memberIds)
-    await pushes.chat.room_changed(ctx.services, room)
+    room, created = await chat_rooms.create_group(ctx.services.db, ctx.user_id, payload.name, payload.memberIds, ctx.client_request)
+    if created:
+        await pushes.chat.room_changed(ctx.services, room)
     return {"room": chat_rooms.public(room, ctx.user_id)}
 
 

@@ -8,12 +8,12 @@ from handlers.tasks import Reason
 from models import fees, offers, roles, tasks
 from server import pushes
 from server.gateway.dispatch import EventContext
-from server.gateway.events import Id, Payload, event
+from server.gateway.events import Id, Payload, Retryable, event
 from server.gateway.shapes import Offer, OfferResult, Task
 from workers import offers as offer_jobs
 
 
-class Send(Payload):
+class Send(Retryable):
     applicationId: Id
     amount: Annotated[StrictInt, Field(ge=100, le=100_000_000, description="cents, before fees")]
     timeline: str = Field(min_length=1, max_length=200)
@@ -38,7 +38,7 @@ async def send(ctx: EventContext, payload: Send) -> dict:
     """Offer a price to an applicant: `totalCharge` (amount + platform fee) is held on your wallet until the offer ends."""
     services = ctx.services
     settings = services.settings
-    offer = await offers.send(
+    offer, created = await offers.send(
         services.db,
         ctx.user_id,
         payload.applicationId,
@@ -47,20 +47,24 @@ async def send(ctx: EventContext, payload: Send) -> dict:
         description=payload.description,
         policy=fees.FeePolicy(settings.platform_fee_bps, settings.service_fee_bps),
         ttl_seconds=settings.offer_ttl_seconds,
+        request=ctx.client_request,
     )
-    await services.jobs.enqueue_in(settings.offer_ttl_seconds, offer_jobs.expire, str(offer["_id"]))
-    await pushes.tasks.offer_received(services, offer)
-    await pushes.money.wallet_changed(services, ctx.user_id)
+    if created:
+        await services.jobs.enqueue_in(settings.offer_ttl_seconds, offer_jobs.expire, str(offer["_id"]))
+        await pushes.tasks.offer_received(services, offer)
+        await pushes.money.wallet_changed(services, ctx.user_id)
     return {"offer": offers.public(offer)}
 
 
 @event("offer:accept", payload=OfferRef, result=Accepted, who=roles.CONTRACTORS)
 async def accept(ctx: EventContext, payload: OfferRef) -> dict:
     """Accept an offer made to you: the money moves into escrow and the task is yours (`assigned`, or `in_progress` with `autoStart`)."""
-    offer, task = await offers.accept(ctx.services.db, payload.offerId, ctx.user_id)
+    offer, task, room = await offers.accept(ctx.services.db, payload.offerId, ctx.user_id)
     await pushes.tasks.offer_updated(ctx.services, offer)
     await pushes.tasks.task_updated(ctx.services, task)
     await pushes.money.wallet_changed(ctx.services, offer["customerId"])
+    if room is not None:
+        await pushes.chat.room_changed(ctx.services, room)
     return {"offer": offers.public(offer), "task": tasks.public(task)}
 
 

@@ -7,7 +7,7 @@ from pydantic import AwareDatetime, BaseModel, Field, StrictBool, StrictInt
 from models import applications, cancellations, completions, roles, tasks
 from server import pushes
 from server.gateway.dispatch import EventContext
-from server.gateway.events import Id, Payload, event
+from server.gateway.events import Id, Payload, Retryable, event
 from server.gateway.rooms import task_room
 from server.gateway.shapes import Application, ApplicationResult, CompletionRequest, PageQuery, Pagination, Task, TaskResult
 
@@ -15,7 +15,7 @@ Tag = Annotated[str, Field(min_length=1, max_length=40)]
 Reason = Annotated[str, Field(min_length=1, max_length=1000)]
 
 
-class NewTask(Payload):
+class NewTask(Retryable):
     title: str = Field(min_length=3, max_length=200)
     description: str = Field(min_length=1, max_length=10_000)
     budget: Annotated[StrictInt, Field(ge=100, le=100_000_000, description="cents")]
@@ -45,7 +45,8 @@ class TaskRef(Payload):
     taskId: Id
 
 
-class Apply(TaskRef):
+class Apply(Retryable):
+    taskId: Id
     message: str = Field(min_length=1, max_length=5_000)
 
 
@@ -84,7 +85,7 @@ class Watching(BaseModel):
 @event("task:create", payload=NewTask, result=TaskResult, who=roles.CUSTOMERS)
 async def create(ctx: EventContext, payload: NewTask) -> dict:
     """Post a task (status `open`); contractors find it with `task:list`."""
-    task = await tasks.create(
+    task, _ = await tasks.create(
         ctx.services.db,
         ctx.user_id,
         title=payload.title,
@@ -93,6 +94,7 @@ async def create(ctx: EventContext, payload: NewTask) -> dict:
         tags=payload.tags,
         deadline=payload.deadline,
         auto_start=payload.autoStart,
+        request=ctx.client_request,
     )
     return {"task": tasks.public(task)}
 
@@ -145,8 +147,9 @@ async def unwatch(ctx: EventContext, payload: TaskRef) -> dict:
 @event("task:apply", payload=Apply, result=ApplicationResult, who=roles.CONTRACTORS)
 async def apply(ctx: EventContext, payload: Apply) -> dict:
     """Apply to an `open` task, once; its owner gets `application:received`."""
-    application, task = await applications.apply(ctx.services.db, payload.taskId, ctx.user_id, payload.message)
-    await pushes.tasks.application_received(ctx.services, application, task)
+    application, task, created = await applications.apply(ctx.services.db, payload.taskId, ctx.user_id, payload.message, ctx.client_request)
+    if created:
+        await pushes.tasks.application_received(ctx.services, application, task)
     return {"application": applications.public(application)}
 
 

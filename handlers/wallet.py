@@ -1,14 +1,14 @@
 """The caller's wallet: balances, history, top-ups through Stripe Checkout, withdrawal requests."""
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, StrictInt
 
 from models import deposits, roles, wallets, withdrawals
 from server import pushes
 from server.gateway.dispatch import EventContext
-from server.gateway.events import NoPayload, Payload, event
-from server.gateway.shapes import LedgerLine, PageQuery, Pagination, Wallet
+from server.gateway.events import NoPayload, Retryable, event
+from server.gateway.shapes import LedgerLine, PageQuery, Pagination, Wallet, WithdrawalRequest
 from server.infra.stripe_api import answered_as_unavailable
 
 
@@ -17,7 +17,7 @@ class TransactionsResult(BaseModel):
     pagination: Pagination
 
 
-class DepositPayload(Payload):
+class DepositPayload(Retryable):
     amount: Annotated[StrictInt, Field(ge=deposits.MIN_CENTS, le=deposits.MAX_CENTS, description="cents")]
 
 
@@ -27,7 +27,7 @@ class DepositStarted(BaseModel):
     depositId: str
 
 
-class WithdrawPayload(Payload):
+class WithdrawPayload(Retryable):
     amount: Annotated[StrictInt, Field(ge=withdrawals.MIN_CENTS, description="cents, at most the available balance")]
 
 
@@ -54,7 +54,9 @@ async def deposit(ctx: EventContext, payload: DepositPayload) -> dict:
     """Start a top-up: open the returned Checkout `url`; the wallet is credited when Stripe confirms (`wallet:updated`)."""
     services = ctx.services
     api = services.payments()
-    pending = await deposits.open_pending(services.db, ctx.user_id, payload.amount)
+    pending, _ = await deposits.open_pending(services.db, ctx.user_id, payload.amount, ctx.client_request)
+    if pending.get("checkoutUrl"):
+        return {"url": pending["checkoutUrl"], "sessionId": pending["sessionId"], "depositId": str(pending["_id"])}
     base = services.settings.public_url.rstrip("/")
     with answered_as_unavailable():
         checkout = await api.checkout_session(
@@ -65,14 +67,30 @@ async def deposit(ctx: EventContext, payload: DepositPayload) -> dict:
             success_url=f"{base}/api/checkout/success?session_id={{CHECKOUT_SESSION_ID}}",
             cancel_url=f"{base}/api/checkout/cancel?session_id={{CHECKOUT_SESSION_ID}}",
         )
-    await deposits.attach_checkout(services.db, pending["_id"], checkout.id)
+    await deposits.attach_checkout(services.db, pending["_id"], checkout.id, checkout.url)
     return {"url": checkout.url, "sessionId": checkout.id, "depositId": str(pending["_id"])}
 
 
 @event("wallet:withdraw", payload=WithdrawPayload, result=WithdrawalStarted, who=roles.CONTRACTORS)
 async def withdraw(ctx: EventContext, payload: WithdrawPayload) -> dict:
     """Ask for a payout to your connected bank account; the amount is held until an admin approves or rejects."""
-    request = await withdrawals.request(ctx.services.db, ctx.user_id, payload.amount)
-    await pushes.money.admin_queue(ctx.services, "withdrawal", "added", withdrawals.public(request))
-    await pushes.money.wallet_changed(ctx.services, ctx.user_id)
+    request, created = await withdrawals.request(ctx.services.db, ctx.user_id, payload.amount, ctx.client_request)
+    if created:
+        await pushes.money.admin_queue(ctx.services, "withdrawal", "added", withdrawals.public(request))
+        await pushes.money.wallet_changed(ctx.services, ctx.user_id)
     return {"requestId": str(request["_id"]), "amount": request["amount"], "status": request["status"]}
+
+
+class MyWithdrawalsQuery(PageQuery):
+    status: Literal[*withdrawals.STATUSES] | None = None
+
+
+class MyWithdrawals(BaseModel):
+    requests: list[WithdrawalRequest]
+    pagination: Pagination
+
+
+@event("wallet:withdrawals", payload=MyWithdrawalsQuery, result=MyWithdrawals, who=roles.CONTRACTORS, budget=None)
+async def my_withdrawals(ctx: EventContext, payload: MyWithdrawalsQuery) -> dict:
+    """Your own withdrawal requests, newest first, optionally of one status (to check on a request whose ack was lost)."""
+    return await withdrawals.listing(ctx.services.db, status=payload.status, page=payload.page, limit=payload.limit, user_id=ctx.user_id)

@@ -12,6 +12,8 @@ import jwt
 from models.errors import AppError
 
 ALGORITHM = "HS256"
+EXPIRED, INVALID, REVOKED = "token_expired", "invalid_token", "session_revoked"
+"""Why a token was refused (`details.reason`, and `connect_error` `data.code`): refresh it; sign in again; sign in again."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,13 +32,13 @@ def issue(user_id: str, role: str, session_id: str, *, secret: str, ttl_seconds:
 
 def verify(token: object, *, secret: str) -> Claims:
     if not isinstance(token, str) or not token:
-        raise AppError("unauthorized", "An access token is required.")
+        raise AppError("unauthorized", "An access token is required.", {"reason": INVALID})
     try:
         payload = jwt.decode(token, secret, algorithms=[ALGORITHM], options={"require": ["sub", "role", "sid", "exp"]})
     except jwt.ExpiredSignatureError:
-        raise AppError("unauthorized", "The access token has expired.") from None
+        raise AppError("unauthorized", "The access token has expired; refresh it.", {"reason": EXPIRED}) from None
     except jwt.InvalidTokenError:
-        raise AppError("unauthorized", "The access token is not valid.") from None
+        raise AppError("unauthorized", "The access token is not valid.", {"reason": INVALID}) from None
     if payload.get("typ") != "access" or not all(isinstance(payload[claim], str) for claim in ("sub", "role", "sid")):
-        raise AppError("unauthorized", "The access token is not valid.")
+        raise AppError("unauthorized", "The access token is not valid.", {"reason": INVALID})
     return Claims(payload["sub"], payload["role"], payload["sid"], datetime.fromtimestamp(payload["exp"], UTC))

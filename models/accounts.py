@@ -123,11 +123,11 @@ class Accounts:
         """
         claims = access_tokens.verify(token, secret=self.policy.jwt_secret)
         if not ObjectId.is_valid(claims.user_id):
-            raise AppError("unauthorized", "The access token is not valid.")
+            raise AppError("unauthorized", "The access token is not valid.", {"reason": access_tokens.INVALID})
         user_id = ObjectId(claims.user_id)
         user, stored = await asyncio.gather(users.find(self.db, user_id), sessions.find(self.db, claims.session_id))
         if user is None or not sessions.is_live(stored, user_id) or user["role"] != claims.role or users.suspended(user):
-            raise AppError("unauthorized", "This session has ended; sign in again.")
+            raise AppError("unauthorized", "This session has ended; sign in again.", {"reason": access_tokens.REVOKED})
         return Identity(claims.user_id, user["role"], claims.session_id, claims.expires_at)
 
     async def create_admin(self, *, email: str, password: str, name: str | None, promote: bool) -> AdminReady:

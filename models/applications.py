@@ -6,7 +6,8 @@ from bson import ObjectId
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.errors import DuplicateKeyError
 
-from models import clock, tasks
+from models import client_requests, clock, tasks
+from models.client_requests import ClientRequest
 from models.db import Database
 from models.errors import AppError
 from models.ids import object_id
@@ -36,10 +37,16 @@ async def ensure_indexes(db: Database) -> None:
     the (sparse) unique index; the lookup in `apply` still finds them."""
     await db[COLLECTION].create_index("applicantKey", unique=True, sparse=True)
     await db[COLLECTION].create_index("taskId")
+    await client_requests.ensure_index(db, COLLECTION)
 
 
-async def apply(db: Database, task_id: str, contractor_id: str, message: str) -> tuple[dict[str, Any], dict[str, Any]]:
-    """`(application, task)`; only while the task is open, never to your own task, once per task."""
+async def apply(
+    db: Database, task_id: str, contractor_id: str, message: str, request: ClientRequest | None = None
+) -> tuple[dict[str, Any], dict[str, Any], bool]:
+    """`(application, task, created?)`; only while the task is open, never to your own task, once per task.
+
+    A retried request gets the application it created (`created` False).
+    """
     application = {"_id": ObjectId(), "contractorId": ObjectId(contractor_id), "message": message, "status": "pending", "createdAt": clock.now()}
     key = object_id(task_id, "task")
 
@@ -52,13 +59,16 @@ async def apply(db: Database, task_id: str, contractor_id: str, message: str) ->
         if await db[COLLECTION].find_one({"taskId": task["_id"], "contractorId": application["contractorId"]}, {"_id": 1}, session=session):
             raise AppError("already_applied", "You have already applied to this task.")
         stored = application | {"taskId": task["_id"], "applicantKey": _applicant_key(task["_id"], application["contractorId"])}
-        await db[COLLECTION].insert_one(stored, session=session)
+        await db[COLLECTION].insert_one(stored | client_requests.stamp(request), session=session)
         return stored, task
 
     try:
-        return await db.transaction(work)
+        done, created = await client_requests.create_once(db, COLLECTION, request, work)
     except DuplicateKeyError:
         raise AppError("already_applied", "You have already applied to this task.") from None
+    if created:
+        return *done, True
+    return done, await tasks.get(db, None, done["taskId"]), False
 
 
 async def for_task(db: Database, task_id: str, owner_id: str) -> list[dict[str, Any]]:

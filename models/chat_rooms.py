@@ -13,7 +13,8 @@ from pymongo import ReturnDocument
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.errors import DuplicateKeyError
 
-from models import blocks, clock, roles, users
+from models import blocks, client_requests, clock, roles, users
+from models.client_requests import ClientRequest
 from models.db import Database
 from models.errors import AppError
 from models.ids import object_id
@@ -42,6 +43,7 @@ def public(room: dict[str, Any], viewer: str) -> dict[str, Any]:
 async def ensure_indexes(db: Database) -> None:
     await db[COLLECTION].create_index("pairKey", unique=True)
     await db[COLLECTION].create_index([("members", 1), ("lastActivityAt", -1)])
+    await client_requests.ensure_index(db, COLLECTION)
 
 
 def _new(kind: str, members: list[ObjectId], pair_key: str, **fields: Any) -> dict[str, Any]:
@@ -66,7 +68,8 @@ def _direct_pair_key(first: str | ObjectId, second: str | ObjectId) -> str:
     return f"direct:{low}:{high}"
 
 
-async def open_direct(db: Database, caller: str, other: str) -> dict[str, Any]:
+async def open_direct(db: Database, caller: str, other: str) -> tuple[dict[str, Any], bool]:
+    """`(room, created?)`: the pair's one direct room, made now if it did not exist."""
     target = await users.get(db, other)
     if str(target["_id"]) == caller:
         raise AppError(
@@ -75,45 +78,42 @@ async def open_direct(db: Database, caller: str, other: str) -> dict[str, Any]:
     pair = sorted([ObjectId(caller), target["_id"]])
     pair_key = _direct_pair_key(*pair)
 
-    async def work(session: AsyncClientSession) -> dict[str, Any]:
+    async def work(session: AsyncClientSession) -> tuple[dict[str, Any], bool]:
         if await blocks.between(db, session, caller, target["_id"]):
             raise AppError("blocked", "You cannot open a room with this user.")
-        return await db[COLLECTION].find_one_and_update(
-            {"pairKey": pair_key},
-            {"$setOnInsert": _new("direct", pair, pair_key)},
-            upsert=True,
-            return_document=ReturnDocument.AFTER,
-            session=session,
+        made = await db[COLLECTION].update_one(
+            {"pairKey": pair_key}, {"$setOnInsert": {"_id": ObjectId(), **_new("direct", pair, pair_key)}}, upsert=True, session=session
         )
+        return await db[COLLECTION].find_one({"pairKey": pair_key}, session=session), made.upserted_id is not None
 
     try:
         return await db.transaction(work)
     except DuplicateKeyError:
-        return await db[COLLECTION].find_one({"pairKey": pair_key})
+        return await db[COLLECTION].find_one({"pairKey": pair_key}), False
 
 
-async def create_group(db: Database, creator: str, name: str, member_ids: list[str]) -> dict[str, Any]:
+async def create_group(
+    db: Database, creator: str, name: str, member_ids: list[str], request: ClientRequest | None = None
+) -> tuple[dict[str, Any], bool]:
+    """`(room, created?)`: a retried request gets the room it made."""
     members = await _existing_users(db, [creator, *member_ids])
     room_id = ObjectId()
-    room = {"_id": room_id, **_new("group", members, f"group:{room_id}", name=name, createdBy=ObjectId(creator))}
+    room = {"_id": room_id, **_new("group", members, f"group:{room_id}", name=name, createdBy=ObjectId(creator)), **client_requests.stamp(request)}
 
-    async def work(session: AsyncClientSession) -> None:
+    async def work(session: AsyncClientSession) -> dict[str, Any]:
         await _refuse_blockers(db, session, creator, members)
         await db[COLLECTION].insert_one(room, session=session)
+        return room
 
-    await db.transaction(work)
-    return room
+    return await client_requests.create_once(db, COLLECTION, request, work)
 
 
-async def open_for_task(db: Database, session: AsyncClientSession, task: dict[str, Any]) -> None:
-    """Called in the transaction that accepts the task's offer."""
+async def open_for_task(db: Database, session: AsyncClientSession, task: dict[str, Any]) -> dict[str, Any] | None:
+    """Called in the transaction that accepts the task's offer; the room if it was made now (to be announced), else None."""
     pair_key = f"task:{task['_id']}"  # the room's stored unique key (like `direct:…` and `group:…`), not a socket room
-    await db[COLLECTION].update_one(
-        {"pairKey": pair_key},
-        {"$setOnInsert": _new("task", [task["ownerId"], task["contractorId"]], pair_key, taskId=task["_id"], name=task["title"])},
-        upsert=True,
-        session=session,
-    )
+    room = {"_id": ObjectId(), **_new("task", [task["ownerId"], task["contractorId"]], pair_key, taskId=task["_id"], name=task["title"])}
+    made = await db[COLLECTION].update_one({"pairKey": pair_key}, {"$setOnInsert": room}, upsert=True, session=session)
+    return room if made.upserted_id is not None else None
 
 
 async def member_room(db: Database, session: AsyncClientSession | None, room_id: str | ObjectId, user_id: str) -> dict[str, Any]:

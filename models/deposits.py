@@ -13,7 +13,8 @@ from bson import ObjectId
 from pymongo import ReturnDocument
 from pymongo.asynchronous.client_session import AsyncClientSession
 
-from models import clock, ledger
+from models import client_requests, clock, ledger
+from models.client_requests import ClientRequest
 from models.db import Database
 
 COLLECTION = "deposits"
@@ -34,9 +35,11 @@ def public(deposit: dict[str, Any]) -> dict[str, Any]:
 async def ensure_indexes(db: Database) -> None:
     await db[COLLECTION].create_index([("userId", 1), ("createdAt", -1)])
     await db[COLLECTION].create_index([("status", 1), ("createdAt", 1)])
+    await client_requests.ensure_index(db, COLLECTION)
 
 
-async def open_pending(db: Database, user_id: str, amount: int) -> dict[str, Any]:
+async def open_pending(db: Database, user_id: str, amount: int, request: ClientRequest | None = None) -> tuple[dict[str, Any], bool]:
+    """`(deposit, created?)`: a retried request gets the deposit (and so the Checkout page) it opened the first time."""
     deposit = {
         "_id": ObjectId(),
         "userId": ObjectId(user_id),
@@ -44,18 +47,20 @@ async def open_pending(db: Database, user_id: str, amount: int) -> dict[str, Any
         "currency": ledger.CURRENCY,
         "status": "pending",
         "createdAt": clock.now(),
+        **client_requests.stamp(request),
     }
-    await db.transaction(lambda session: db[COLLECTION].insert_one(deposit, session=session))
-    return deposit
+
+    async def work(session: AsyncClientSession) -> dict[str, Any]:
+        await db[COLLECTION].insert_one(deposit, session=session)
+        return deposit
+
+    return await client_requests.create_once(db, COLLECTION, request, work)
 
 
-async def attach_checkout(db: Database, deposit_id: ObjectId, session_id: str) -> None:
+async def attach_checkout(db: Database, deposit_id: ObjectId, session_id: str, url: str) -> None:
+    """Kept with the deposit so that a retried `wallet:deposit` answers with the same Checkout page."""
     await db.transaction(
-        lambda session: db[COLLECTION].update_one(
-            {"_id": deposit_id},
-            {"$set": {"sessionId": session_id}},
-            session=session,
-        )
+        lambda session: db[COLLECTION].update_one({"_id": deposit_id}, {"$set": {"sessionId": session_id, "checkoutUrl": url}}, session=session)
     )
 
 

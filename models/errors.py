@@ -15,6 +15,7 @@ ERROR_CODES: dict[str, tuple[int, str]] = {
     "insufficient_funds": (409, "The wallet's available balance is smaller than the amount."),
     "wallet_frozen": (409, "An admin froze the wallet: it can receive money but not spend or withdraw it."),
     "invalid_state": (409, "The object is not in a state that allows this (e.g. a request someone already resolved)."),
+    "idempotency_conflict": (409, "This `clientRequestId` was already used by you for this event with a different payload."),
     "already_applied": (409, "The contractor has already applied to this task."),
     "blocked": (403, "One of the two users blocked the other: no direct room and no messages between them."),
     "payouts_not_enabled": (409, "Withdrawals need a connected Stripe account with payouts enabled (`payouts:onboard`)."),

@@ -21,7 +21,7 @@ from bson import ObjectId
 from pymongo import ReturnDocument
 from pymongo.asynchronous.client_session import AsyncClientSession
 
-from models import clock
+from models import client_requests, clock
 from models.db import Database
 from models.errors import AppError
 
@@ -61,6 +61,7 @@ def wallet(user_id: str | ObjectId) -> str:
 async def ensure_indexes(db: Database) -> None:
     await db[TRANSACTIONS].create_index("idempotencyKey", unique=True)
     await db[TRANSACTIONS].create_index([("accounts", 1), ("createdAt", -1)])
+    await client_requests.ensure_index(db, TRANSACTIONS)
 
 
 async def ensure_platform_accounts(db: Database) -> None:
@@ -84,8 +85,9 @@ async def post(
     type: str,
     entries: list[Entry],
     refs: dict[str, Any] | None = None,
+    extra: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Record one transaction and apply its entries, or return the one already under `key`."""
+    """Record one transaction and apply its entries, or return the one already under `key`. `extra` fields are stored with it."""
     if type not in TYPES:
         raise ValueError(f"unknown transaction type {type!r}")
     if sum(entry.amount for entry in entries) != 0 or len(entries) < 2 or any(entry.amount == 0 for entry in entries):
@@ -102,6 +104,7 @@ async def post(
         "accounts": sorted({entry.account for entry in entries}),
         "refs": refs or {},
         "createdAt": clock.now(),
+        **(extra or {}),
     }
     await db[TRANSACTIONS].insert_one(transaction, session=session)
     spending = _spending_accounts(entries)

@@ -14,7 +14,8 @@ from bson import ObjectId
 from pymongo import ReturnDocument
 from pymongo.asynchronous.client_session import AsyncClientSession
 
-from models import applications, chat_rooms, clock, fees, ledger, tasks
+from models import applications, chat_rooms, client_requests, clock, fees, ledger, tasks
+from models.client_requests import ClientRequest
 from models.db import Database
 from models.errors import AppError
 from models.ids import object_id
@@ -47,11 +48,22 @@ def parties(offer: dict[str, Any]) -> list[str]:
 async def ensure_indexes(db: Database) -> None:
     await db[COLLECTION].create_index([("status", 1), ("expiresAt", 1)])
     await db[COLLECTION].create_index("taskId")
+    await client_requests.ensure_index(db, COLLECTION)
 
 
 async def send(
-    db: Database, customer_id: str, application_id: str, *, amount: int, timeline: str, description: str, policy: fees.FeePolicy, ttl_seconds: float
-) -> dict[str, Any]:
+    db: Database,
+    customer_id: str,
+    application_id: str,
+    *,
+    amount: int,
+    timeline: str,
+    description: str,
+    policy: fees.FeePolicy,
+    ttl_seconds: float,
+    request: ClientRequest | None = None,
+) -> tuple[dict[str, Any], bool]:
+    """`(offer, created?)`: a retried request gets the offer it made, and nothing is held twice."""
     offer_id = ObjectId()
 
     async def work(session: AsyncClientSession) -> dict[str, Any]:
@@ -87,18 +99,20 @@ async def send(
             "status": "pending",
             "expiresAt": now + timedelta(seconds=ttl_seconds),
             "createdAt": now,
+            **client_requests.stamp(request),
         }
         await db[COLLECTION].insert_one(offer, session=session)
         await applications.set_status(db, session, application["_id"], "offered")
         return offer
 
-    return await db.transaction(work)
+    return await client_requests.create_once(db, COLLECTION, request, work)
 
 
-async def accept(db: Database, offer_id: str, contractor_id: str) -> tuple[dict[str, Any], dict[str, Any]]:
-    """`(offer, task)` after the hold moved into escrow and the task was assigned (or started, with `autoStart`)."""
+async def accept(db: Database, offer_id: str, contractor_id: str) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any] | None]:
+    """`(offer, task, room)` after the hold moved into escrow and the task was assigned (or started, with `autoStart`);
+    `room` is the task's chat room when it was made now."""
 
-    async def work(session: AsyncClientSession) -> tuple[dict[str, Any], dict[str, Any]]:
+    async def work(session: AsyncClientSession) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any] | None]:
         offer = await _leave_pending(db, session, offer_id, "accepted", {"contractorId": ObjectId(contractor_id), "expiresAt": {"$gt": clock.now()}})
         await ledger.post(
             db,
@@ -124,8 +138,8 @@ async def accept(db: Database, offer_id: str, contractor_id: str) -> tuple[dict[
         )
         await applications.set_status(db, session, offer["applicationId"], "accepted")
         await applications.close_others(db, session, task["_id"], offer["applicationId"])
-        await chat_rooms.open_for_task(db, session, task)
-        return offer, task
+        room = await chat_rooms.open_for_task(db, session, task)
+        return offer, task, room
 
     return await db.transaction(work)
 

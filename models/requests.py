@@ -15,12 +15,20 @@ from models.pages import page_of
 
 
 async def listing(
-    db: Database, collection: str, public: Callable[[dict[str, Any]], dict[str, Any]], *, status: str | None, page: int, limit: int
+    db: Database,
+    collection: str,
+    public: Callable[[dict[str, Any]], dict[str, Any]],
+    *,
+    status: str | None,
+    page: int,
+    limit: int,
+    user_id: str | None = None,
 ) -> dict[str, Any]:
-    """A queue's requests, newest first, optionally of one status (`pending` is what awaits an admin)."""
+    """A queue's requests, newest first, optionally of one status (`pending` is what awaits an admin) or of one user."""
+    query = ({"status": status} if status else {}) | ({"userId": ObjectId(user_id)} if user_id else {})
     found, pagination = await page_of(
         db[collection],
-        {"status": status} if status else {},
+        query,
         sort=[("createdAt", -1), ("_id", -1)],
         page=page,
         limit=limit,

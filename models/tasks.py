@@ -16,7 +16,8 @@ from bson import ObjectId
 from pymongo import ReturnDocument
 from pymongo.asynchronous.client_session import AsyncClientSession
 
-from models import clock, ledger, roles
+from models import client_requests, clock, ledger, roles
+from models.client_requests import ClientRequest
 from models.db import Database
 from models.errors import AppError
 from models.ids import object_id
@@ -75,11 +76,22 @@ async def ensure_indexes(db: Database) -> None:
     await db[COLLECTION].create_index([("tags", 1), ("createdAt", -1)])
     await db[COLLECTION].create_index([("ownerId", 1), ("createdAt", -1)])
     await db[COLLECTION].create_index([("contractorId", 1), ("createdAt", -1)])
+    await client_requests.ensure_index(db, COLLECTION)
 
 
 async def create(
-    db: Database, owner_id: str, *, title: str, description: str, budget: int, tags: list[str], deadline: datetime | None, auto_start: bool
-) -> dict[str, Any]:
+    db: Database,
+    owner_id: str,
+    *,
+    title: str,
+    description: str,
+    budget: int,
+    tags: list[str],
+    deadline: datetime | None,
+    auto_start: bool,
+    request: ClientRequest | None = None,
+) -> tuple[dict[str, Any], bool]:
+    """`(task, created?)`: a retried request gets the task it created the first time."""
     now = clock.now()
     task = {
         "_id": ObjectId(),
@@ -97,9 +109,14 @@ async def create(
         "pendingOfferId": None,
         "createdAt": now,
         "updatedAt": now,
+        **client_requests.stamp(request),
     }
-    await db.transaction(lambda session: db[COLLECTION].insert_one(task, session=session))
-    return task
+
+    async def work(session: AsyncClientSession) -> dict[str, Any]:
+        await db[COLLECTION].insert_one(task, session=session)
+        return task
+
+    return await client_requests.create_once(db, COLLECTION, request, work)
 
 
 async def get(db: Database, session: AsyncClientSession | None, task_id: str | ObjectId) -> dict[str, Any]:

@@ -10,7 +10,8 @@ from typing import Any
 from bson import ObjectId
 from pymongo.asynchronous.client_session import AsyncClientSession
 
-from models import ledger, roles, users
+from models import client_requests, ledger, roles, users
+from models.client_requests import ClientRequest
 from models.db import Database
 from models.errors import AppError
 from models.ids import object_id
@@ -59,11 +60,13 @@ async def freeze(db: Database, user_id: str, frozen: bool, reason: str) -> Sessi
     return None
 
 
-async def adjust(db: Database, user_id: str, amount: int, *, reason: str, admin_id: str) -> dict[str, Any]:
-    """An admin's correction or goodwill credit (negative: a debit), booked against `external:stripe`.
+async def adjust(
+    db: Database, user_id: str, amount: int, *, reason: str, admin_id: str, request: ClientRequest | None = None
+) -> tuple[dict[str, Any], bool]:
+    """An admin's correction or goodwill credit (negative: a debit), booked against `external:stripe`; `(transaction, booked now?)`.
 
     The counterpart is the outside world because such money enters (or leaves) the
-    platform's Stripe balance, not any user's.
+    platform's Stripe balance, not any user's. A retried request is booked once.
     """
     wallet = ledger.wallet(object_id(user_id, "wallet"))
 
@@ -75,9 +78,10 @@ async def adjust(db: Database, user_id: str, amount: int, *, reason: str, admin_
             type="adjustment",
             entries=[ledger.Entry(ledger.STRIPE, -amount), ledger.Entry(wallet, amount)],
             refs={"userId": ObjectId(user_id), "adminId": ObjectId(admin_id), "reason": reason},
+            extra=client_requests.stamp(request),
         )
 
-    return await db.transaction(work)
+    return await client_requests.create_once(db, ledger.TRANSACTIONS, request, work)
 
 
 async def transactions(db: Database, user_id: str, *, page: int, limit: int) -> dict[str, Any]:

@@ -12,7 +12,8 @@ from typing import Any
 from bson import ObjectId
 from pymongo.asynchronous.client_session import AsyncClientSession
 
-from models import clock, ledger, payout_accounts, payouts, requests, wallets
+from models import client_requests, clock, ledger, payout_accounts, payouts, requests, wallets
+from models.client_requests import ClientRequest
 from models.db import Database
 from models.errors import AppError
 
@@ -38,9 +39,12 @@ def public(request: dict[str, Any]) -> dict[str, Any]:
 
 async def ensure_indexes(db: Database) -> None:
     await db[COLLECTION].create_index([("status", 1), ("createdAt", -1)])
+    await db[COLLECTION].create_index([("userId", 1), ("createdAt", -1)])
+    await client_requests.ensure_index(db, COLLECTION)
 
 
-async def request(db: Database, user_id: str, amount: int) -> dict[str, Any]:
+async def request(db: Database, user_id: str, amount: int, client_request: ClientRequest | None = None) -> tuple[dict[str, Any], bool]:
+    """`(request, created?)`: a retried request gets the withdrawal request it made, and nothing is held twice."""
     withdrawal = {
         "_id": ObjectId(),
         "userId": ObjectId(user_id),
@@ -48,6 +52,7 @@ async def request(db: Database, user_id: str, amount: int) -> dict[str, Any]:
         "currency": ledger.CURRENCY,
         "status": "pending",
         "createdAt": clock.now(),
+        **client_requests.stamp(client_request),
     }
 
     async def work(session: AsyncClientSession) -> dict[str, Any]:
@@ -63,11 +68,12 @@ async def request(db: Database, user_id: str, amount: int) -> dict[str, Any]:
         await db[COLLECTION].insert_one(withdrawal, session=session)
         return withdrawal
 
-    return await db.transaction(work)
+    return await client_requests.create_once(db, COLLECTION, client_request, work)
 
 
-async def listing(db: Database, *, status: str | None, page: int, limit: int) -> dict[str, Any]:
-    return await requests.listing(db, COLLECTION, public, status=status, page=page, limit=limit)
+async def listing(db: Database, *, status: str | None, page: int, limit: int, user_id: str | None = None) -> dict[str, Any]:
+    """The admins' queue, or (with `user_id`) one contractor's own requests."""
+    return await requests.listing(db, COLLECTION, public, status=status, page=page, limit=limit, user_id=user_id)
 
 
 async def approve(db: Database, request_id: str, admin_id: str, *, lease_seconds: float) -> tuple[dict[str, Any], dict[str, Any]]:

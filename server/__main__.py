@@ -2,8 +2,10 @@
 
 import argparse
 import asyncio
+import logging
 import signal
 import sys
+import time
 
 import redis.asyncio as aioredis
 from aiohttp import web
@@ -14,7 +16,7 @@ from models.audit import audit
 from models.errors import AppError
 from models.sessions import SessionsEnded
 from server import logs
-from server.app import create_app
+from server.app import CLOSE_RESERVE_SECONDS, create_app
 from server.config import Settings
 from server.gateway.protocol_doc import render_into
 from server.infra.database import open_database
@@ -23,16 +25,16 @@ from server.services import auth_policy, open_services
 from workers import reconciliation, rq_runner
 from workers.local import LocalJobs
 
+log = logging.getLogger("server")
+
 
 def serve(settings: Settings) -> None:
-    web.run_app(
-        create_app(settings),
-        host=settings.host,
-        port=settings.port,
-        print=None,
-        shutdown_timeout=settings.shutdown_timeout_seconds,
-        access_log=None,
-    )
+    app = create_app(settings)
+    web.run_app(app, host=settings.host, port=settings.port, print=None, shutdown_timeout=CLOSE_RESERVE_SECONDS / 2, access_log=None)
+    if "shutdown_started" in app:
+        log.info("shutdown finished", extra={
+            "socketsClosed": app.get("sockets_closed", 0), "seconds": round(time.monotonic() - app["shutdown_started"], 3),
+        })  # fmt: skip
 
 
 async def create_admin(settings: Settings, email: str, password: str, name: str | None, promote: bool) -> bool:

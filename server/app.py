@@ -2,6 +2,7 @@
 
 import asyncio
 import logging
+import time
 from collections.abc import AsyncIterator
 
 import socketio
@@ -22,6 +23,8 @@ from workers.rq_runner import RQJobs
 log = logging.getLogger(__name__)
 
 MAX_SOCKET_MESSAGE_BYTES = 1_000_000
+CLOSE_RESERVE_SECONDS = 1.5
+"""Of `SHUTDOWN_TIMEOUT_SECONDS`, what is kept for closing transports, connections and the database after handlers."""
 
 
 def socket_server(settings: Settings) -> GuardedServer:
@@ -70,7 +73,16 @@ def create_app(settings: Settings) -> web.Application:
             await services.presence.retire()
 
     async def drain_sockets(app: web.Application) -> None:
-        await app["gateway"].drain(settings.shutdown_timeout_seconds)
+        """Deploy-safe: finish what is in flight, then drop every transport without a goodbye, so clients reconnect by themselves.
+
+        The whole shutdown fits in `SHUTDOWN_TIMEOUT_SECONDS`: handlers get it less
+        `CLOSE_RESERVE_SECONDS`, which is left for closing transports and the database.
+        """
+        started = time.monotonic()
+        app["shutdown_started"] = started
+        log.info("shutdown started", extra={"sockets": len(app["gateway"].connections), "timeoutSeconds": settings.shutdown_timeout_seconds})
+        await app["gateway"].drain(max(settings.shutdown_timeout_seconds - CLOSE_RESERVE_SECONDS, 0.1))
+        app["sockets_closed"] = await sio.drop_transports(timeout=CLOSE_RESERVE_SECONDS / 2)
         await sio.shutdown()
 
     app.cleanup_ctx.append(lifecycle)

@@ -43,7 +43,7 @@ async def refused(base: str, token: str) -> bool:
     try:
         await client.connect(base, auth={"token": token}, transports=["websocket"], wait_timeout=5)
     except socketio.exceptions.ConnectionError:
-        return errors == [{"message": "unauthorized"}]
+        return [error["message"] for error in errors] == ["unauthorized"]
     await client.disconnect()
     return False
 

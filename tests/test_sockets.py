@@ -8,7 +8,7 @@ import pytest
 import socketio
 from bson import ObjectId
 
-from tests.conftest import call, call_many, connect, register
+from tests.conftest import call, call_many, connect, post, register
 from tests.servers import JWT_SECRET
 from tests.shapes import CheckedClient
 
@@ -33,25 +33,43 @@ async def customer(server):
     await client.disconnect()
 
 
+async def refusal(base: str, auth_token) -> dict:
+    """The `connect_error` a connection with this token gets."""
+    client = socketio.AsyncClient(reconnection=False)
+    errors = []
+    client.on("connect_error", errors.append)
+    with pytest.raises(socketio.exceptions.ConnectionError):
+        await client.connect(base, auth={"token": auth_token}, transports=["websocket"], wait_timeout=5)
+    [error] = errors
+    return error
+
+
 @pytest.mark.parametrize(
     "auth_token",
     [
         None,
         "",
         "garbage",
-        token(str(ObjectId()), ttl=-5),
+        token(str(ObjectId()), ttl=-5, secret="another-secret-of-sufficient-length-0123"),
         token(str(ObjectId()), secret="another-secret-of-sufficient-length-0123"),
         token(str(ObjectId()), typ="refresh"),
         "header.payload.signature",
     ],
 )
-async def test_connections_without_a_valid_token_are_refused(server, auth_token):
-    client = socketio.AsyncClient(reconnection=False)
-    errors = []
-    client.on("connect_error", errors.append)
-    with pytest.raises(socketio.exceptions.ConnectionError):
-        await client.connect(server.url, auth={"token": auth_token}, transports=["websocket"], wait_timeout=5)
-    assert errors == [{"message": "unauthorized"}]
+async def test_connections_with_a_token_that_is_not_ours_are_refused_as_invalid(server, auth_token):
+    assert await refusal(server.url, auth_token) == {"message": "unauthorized", "data": {"code": "invalid_token"}}
+
+
+async def test_an_expired_token_and_a_garbage_token_get_different_codes(server):
+    account = await register(server.url)
+    assert await refusal(server.url, reissued(account, ttl=-5)) == {"message": "unauthorized", "data": {"code": "token_expired"}}
+    assert await refusal(server.url, "garbage") == {"message": "unauthorized", "data": {"code": "invalid_token"}}
+
+
+async def test_a_token_of_an_ended_session_is_refused_as_revoked(server):
+    account = await register(server.url)
+    await post(server.url, "/api/auth/logout", {"refreshToken": account["refreshToken"]})
+    assert await refusal(server.url, account["accessToken"]) == {"message": "unauthorized", "data": {"code": "session_revoked"}}
 
 
 async def test_ping_answers_with_server_time(customer):

@@ -13,6 +13,7 @@ from pydantic import ValidationError
 
 from models import roles
 from models.accounts import Identity
+from models.client_requests import ClientRequest
 from models.db import writer
 from models.errors import AppError, ok
 from models.sessions import SessionsEnded
@@ -49,6 +50,8 @@ class EventContext:
 
     connection: Connection
     gateway: "SocketGateway"
+    client_request: ClientRequest | None = None
+    """The `clientRequestId` of a retryable event with the payload's digest; models stamp what they create with it."""
 
     @property
     def services(self) -> Services:
@@ -105,8 +108,8 @@ class SocketGateway:
         token = auth.get("token") if isinstance(auth, dict) else None
         try:
             identity = await self.services.accounts.authenticate(token)
-        except AppError:
-            raise socketio.exceptions.ConnectionRefusedError("unauthorized") from None
+        except AppError as refused:
+            raise socketio.exceptions.ConnectionRefusedError("unauthorized", {"code": refused.details["reason"]}) from None
         self.sio.authenticated(sid)
         connection = Connection(sid, identity)
         self.connections[sid] = connection
@@ -217,10 +220,14 @@ class SocketGateway:
         except ValidationError as error:
             raise invalid_request(error) from None
         writer.set(connection.user_id)
-        return await spec.handler(EventContext(connection, self), payload)
+        request = None
+        if spec.retryable and payload.clientRequestId is not None:
+            request = ClientRequest.of(
+                name, connection.user_id, payload.clientRequestId, payload.model_dump(mode="json", exclude={"clientRequestId"})
+            )
+        return await spec.handler(EventContext(connection, self, request), payload)
 
     async def drain(self, timeout: float) -> None:
-        """Let in-flight handlers finish (bounded), then close every socket."""
+        """Let in-flight handlers finish, for at most `timeout` seconds (the transports are dropped after, by the server)."""
         if self.in_flight:
             await asyncio.wait(set(self.in_flight), timeout=timeout)
-        await asyncio.gather(*(self.sio.disconnect(sid) for sid in list(self.connections)))

@@ -28,6 +28,19 @@ class NoPayload(Payload):
     pass
 
 
+ClientRequestId = Annotated[str, Field(min_length=1, max_length=64)]
+
+
+class Retryable(Payload):
+    """Payload of an event that creates something or moves money: safe to send again after a lost ack."""
+
+    clientRequestId: ClientRequestId | None = Field(
+        default=None,
+        description="your id for this request (1–64 characters): sent again with the same payload it returns the first "
+        "result and changes nothing; with another payload, `idempotency_conflict`",
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class Event:
     name: str
@@ -37,6 +50,8 @@ class Event:
     roles: frozenset[str]
     budget: str | None
     """The per-user rate budget each call spends (`server.infra.rate_limits`); None for events that only read."""
+    retryable: bool
+    """Takes a `clientRequestId` (its payload is a `Retryable`)."""
 
     @property
     def summary(self) -> str:
@@ -69,7 +84,7 @@ class Registry:
         def register(handler):
             if name in self.events:
                 raise ValueError(f"event {name!r} registered twice")
-            self.events[name] = Event(name, handler, payload, result, frozenset(who), budget)
+            self.events[name] = Event(name, handler, payload, result, frozenset(who), budget, issubclass(payload, Retryable))
             return handler
 
         return register

@@ -1,6 +1,7 @@
 """Engine.IO sessions that have not connected an authenticated socket: bounded per client address and timed out."""
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections import Counter
@@ -104,6 +105,26 @@ class GuardedServer(socketio.AsyncServer):
     async def _handle_eio_disconnect(self, eio_sid: str, reason: Any) -> None:
         self.pending.gone(eio_sid)
         await super()._handle_eio_disconnect(eio_sid, reason)
+
+    async def drop_transports(self, *, timeout: float) -> int:
+        """Close every client's transport without a Socket.IO disconnect or an Engine.IO close packet; how many there were.
+
+        Clients then see `transport close`, which socket.io-client and python-socketio's
+        client treat as an accident and reconnect after, to another process or this one
+        restarted. (A disconnect or close packet would tell them to stay away.) A
+        websocket's writer is stopped, which closes the websocket; a polling session is
+        ended, so its next poll is refused and the client reconnects.
+        """
+        sockets = list(self.eio.sockets.values())
+        for socket in sockets:
+            with contextlib.suppress(Exception):
+                if not socket.upgraded:
+                    await socket.close(wait=False, abort=True, reason=self.eio.reason.TRANSPORT_CLOSE)
+                await socket.queue.put(None)
+        deadline = time.monotonic() + timeout
+        while any(not socket.closed for socket in sockets) and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
+        return len(sockets)
 
     def authenticated(self, sid: str) -> None:
         """The socket `sid` passed the connect check: its Engine.IO session is no longer pending."""

@@ -64,9 +64,9 @@ async def typing(services, room: dict[str, Any], user_id: str) -> None:
     await deliver(services, CHAT_TYPING, {"roomId": str(room["_id"]), "userId": user_id}, users=others)
 
 
-async def room_changed(services, room: dict[str, Any], also: list[str] = ()) -> None:
-    """Each member (and each user in `also`) gets the room as they see it: the unread count is theirs."""
-    for user in dict.fromkeys([*map(str, room["members"]), *also]):
+async def room_changed(services, room: dict[str, Any], also: list[str] = (), only: list[str] | None = None) -> None:
+    """Each member (and each user in `also`; or just the users in `only`) gets the room as they see it: the unread count is theirs."""
+    for user in only if only is not None else dict.fromkeys([*map(str, room["members"]), *also]):
         await deliver(services, CHAT_ROOM, {"room": chat_rooms.public(room, user)}, users=[user])
 
 
