@@ -8,11 +8,12 @@ from handlers.tasks import Cancel, CancelResult, cancel_task
 from models import completions, reconciliation, roles, tasks, wallets, withdrawals
 from server import pushes
 from server.gateway.dispatch import EventContext
-from server.gateway.events import Payload, Retryable, event
+from server.gateway.events import Payload, Retryable, Visible, event
 from server.gateway.shapes import CompletionRequest, PageQuery, Pagination, ReconciliationItem, Task, Wallet, WithdrawalRequest, WithdrawalResult
 from workers import payouts as payout_jobs
 
 ObjectIdString = Annotated[str, Field(min_length=24, max_length=24)]
+MAX_ADJUSTMENT_CENTS = 100_000_000
 
 
 class WithdrawalsQuery(PageQuery):
@@ -43,13 +44,13 @@ class RequestRef(Payload):
 
 
 class RejectPayload(RequestRef):
-    reason: str = Field(min_length=1, max_length=500)
+    reason: Annotated[str, Field(min_length=1, max_length=500), Visible]
 
 
 class FreezePayload(Payload):
     userId: ObjectIdString
     frozen: StrictBool
-    reason: str = Field(min_length=1, max_length=500)
+    reason: Annotated[str, Field(min_length=1, max_length=500), Visible]
 
 
 def _not_zero(amount: int) -> int:
@@ -60,10 +61,10 @@ def _not_zero(amount: int) -> int:
 
 class AdjustPayload(Retryable):
     userId: ObjectIdString
-    amount: Annotated[StrictInt, AfterValidator(_not_zero)] = Field(
+    amount: Annotated[StrictInt, Field(ge=-MAX_ADJUSTMENT_CENTS, le=MAX_ADJUSTMENT_CENTS), AfterValidator(_not_zero)] = Field(
         description="cents, not zero; positive credits the wallet, negative debits it (never below zero)"
     )
-    reason: str = Field(min_length=1, max_length=500)
+    reason: Annotated[str, Field(min_length=1, max_length=500), Visible]
 
 
 class WalletResult(BaseModel):
@@ -165,7 +166,7 @@ class ReconciliationPage(BaseModel):
 
 class ResolveItem(Payload):
     itemId: str = Field(min_length=1, max_length=100)
-    note: str = Field(min_length=1, max_length=1000, description="what was found and done (with Stripe, with the user)")
+    note: Annotated[str, Field(min_length=1, max_length=1000, description="what was found and done (with Stripe, with the user)"), Visible]
 
 
 class ResolvedItem(BaseModel):

@@ -7,12 +7,12 @@ from pydantic import BaseModel, Field, StrictInt
 from models import chat_messages, chat_rooms
 from server import pushes
 from server.gateway.dispatch import EventContext
-from server.gateway.events import Id, NoPayload, Payload, Retryable, event
+from server.gateway.events import Id, NoPayload, Payload, Retryable, Visible, event
 from server.gateway.rooms import presence_room
 from server.gateway.shapes import Message, MessageResult, PageQuery, Pagination, Room, RoomResult
 from server.infra import rate_limits
 
-Seq = Annotated[StrictInt, Field(ge=0)]
+Seq = Annotated[StrictInt, Field(ge=0, le=2**53)]
 
 
 class UserRef(Payload):
@@ -20,7 +20,7 @@ class UserRef(Payload):
 
 
 class NewGroup(Retryable):
-    name: str = Field(min_length=1, max_length=100)
+    name: Annotated[str, Field(min_length=1, max_length=100), Visible]
     memberIds: list[Id] = Field(min_length=1, max_length=chat_rooms.MAX_MEMBERS - 1)
 
 
@@ -33,14 +33,14 @@ class Members(RoomRef):
 
 
 class Send(RoomRef):
-    text: str = Field(min_length=1, max_length=4_000, description="1–4,000 characters after trimming")
+    text: Annotated[str, Field(min_length=1, max_length=4_000, description="1–4,000 characters after trimming"), Visible]
     clientMsgId: str = Field(min_length=1, max_length=64, description="your id for this message; sending it again returns the stored message")
     fileIds: list[Id] = Field(default_factory=list, max_length=10)
 
 
 class Edit(Payload):
     messageId: Id
-    text: str = Field(min_length=1, max_length=4_000)
+    text: Annotated[str, Field(min_length=1, max_length=4_000), Visible]
 
 
 class MessageRef(Payload):

@@ -7,14 +7,14 @@ from pydantic import Field
 from models import users
 from server import pushes
 from server.gateway.dispatch import EventContext
-from server.gateway.events import NoPayload, Payload, event
+from server.gateway.events import NoPayload, Payload, Visible, event
 from server.gateway.shapes import ProfileResult
 
 Skill = Annotated[str, Field(min_length=1, max_length=40)]
 
 
 class UpdatePayload(Payload):
-    name: str | None = Field(default=None, min_length=1, max_length=100)
+    name: Annotated[str, Field(min_length=1, max_length=100), Visible] | None = None
     bio: str | None = Field(default=None, max_length=2000)
     skills: list[Skill] | None = Field(default=None, max_length=30)
 

@@ -8,7 +8,7 @@ from handlers.tasks import Reason
 from models import fees, offers, roles, tasks
 from server import pushes
 from server.gateway.dispatch import EventContext
-from server.gateway.events import Id, Payload, Retryable, event
+from server.gateway.events import Id, Payload, Retryable, Visible, event
 from server.gateway.shapes import Offer, OfferResult, Task
 from workers import offers as offer_jobs
 
@@ -16,8 +16,8 @@ from workers import offers as offer_jobs
 class Send(Retryable):
     applicationId: Id
     amount: Annotated[StrictInt, Field(ge=100, le=100_000_000, description="cents, before fees")]
-    timeline: str = Field(min_length=1, max_length=200)
-    description: str = Field(min_length=1, max_length=5_000)
+    timeline: Annotated[str, Field(min_length=1, max_length=200), Visible]
+    description: Annotated[str, Field(min_length=1, max_length=5_000), Visible]
 
 
 class OfferRef(Payload):

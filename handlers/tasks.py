@@ -2,35 +2,37 @@
 
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, Field, StrictBool, StrictInt
+from pydantic import BaseModel, Field, StrictBool, StrictInt
 
 from models import applications, cancellations, completions, roles, tasks
 from server import pushes
 from server.gateway.dispatch import EventContext
-from server.gateway.events import Id, Payload, Retryable, event
+from server.gateway.events import Id, Instant, Payload, Retryable, Visible, event
 from server.gateway.rooms import task_room
 from server.gateway.shapes import Application, ApplicationResult, CompletionRequest, PageQuery, Pagination, Task, TaskResult
 
 Tag = Annotated[str, Field(min_length=1, max_length=40)]
-Reason = Annotated[str, Field(min_length=1, max_length=1000)]
+Reason = Annotated[str, Field(min_length=1, max_length=1000), Visible]
+Title = Annotated[str, Field(min_length=3, max_length=200), Visible]
+Description = Annotated[str, Field(min_length=1, max_length=10_000), Visible]
 
 
 class NewTask(Retryable):
-    title: str = Field(min_length=3, max_length=200)
-    description: str = Field(min_length=1, max_length=10_000)
+    title: Title
+    description: Description
     budget: Annotated[StrictInt, Field(ge=100, le=100_000_000, description="cents")]
     tags: list[Tag] = Field(default_factory=list, max_length=20)
-    deadline: AwareDatetime | None = Field(default=None, description="ISO 8601 with a time zone")
+    deadline: Instant | None = Field(default=None, description="ISO 8601 with a time zone")
     autoStart: StrictBool = Field(default=False, description="start work as soon as an offer is accepted")
 
 
 class TaskChanges(Payload):
     taskId: Id
-    title: str | None = Field(default=None, min_length=3, max_length=200)
-    description: str | None = Field(default=None, min_length=1, max_length=10_000)
+    title: Title | None = None
+    description: Description | None = None
     budget: Annotated[StrictInt, Field(ge=100, le=100_000_000)] | None = None
     tags: list[Tag] | None = Field(default=None, max_length=20)
-    deadline: AwareDatetime | None = None
+    deadline: Instant | None = None
     autoStart: StrictBool | None = None
 
 
@@ -47,11 +49,11 @@ class TaskRef(Payload):
 
 class Apply(Retryable):
     taskId: Id
-    message: str = Field(min_length=1, max_length=5_000)
+    message: Annotated[str, Field(min_length=1, max_length=5_000), Visible]
 
 
 class Submit(TaskRef):
-    note: str = Field(min_length=1, max_length=5_000)
+    note: Annotated[str, Field(min_length=1, max_length=5_000), Visible]
     fileIds: list[Id] = Field(default_factory=list, max_length=20, description="from `POST /api/files`, uploaded by you")
 
 

@@ -28,7 +28,7 @@ class DepositStarted(BaseModel):
 
 
 class WithdrawPayload(Retryable):
-    amount: Annotated[StrictInt, Field(ge=withdrawals.MIN_CENTS, description="cents, at most the available balance")]
+    amount: Annotated[StrictInt, Field(ge=withdrawals.MIN_CENTS, le=withdrawals.MAX_CENTS, description="cents, at most the available balance")]
 
 
 class WithdrawalStarted(BaseModel):

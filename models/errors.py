@@ -8,7 +8,11 @@ ERROR_CODES: dict[str, tuple[int, str]] = {
     "unknown_event": (400, "No event of that name exists."),
     "unauthorized": (401, "No valid access token (socket connection refused, or HTTP `Authorization` missing or bad)."),
     "invalid_credentials": (401, "Email or password is wrong (the two are not told apart)."),
-    "invalid_token": (401, "The refresh token is unknown, expired, revoked or already used (reuse revokes its whole family)."),
+    "invalid_token": (
+        401,
+        "The refresh token is unknown, expired, revoked or already used (reuse ends its session); a Firebase ID token does not "
+        "verify; an email link's token is unknown, used or expired (then `400`).",
+    ),
     "forbidden": (403, "The caller's role or relation to the object does not allow this."),
     "not_found": (404, "The object does not exist (or the caller may not know it exists)."),
     "email_taken": (409, "An account with that email (compared case-insensitively) exists."),
@@ -16,6 +20,13 @@ ERROR_CODES: dict[str, tuple[int, str]] = {
     "wallet_frozen": (409, "An admin froze the wallet: it can receive money but not spend or withdraw it."),
     "invalid_state": (409, "The object is not in a state that allows this (e.g. a request someone already resolved)."),
     "idempotency_conflict": (409, "This `clientRequestId` was already used by you for this event with a different payload."),
+    "email_not_verified": (403, "Verify your email first (the link in the verification email; `POST /api/auth/verify-email/resend` sends another)."),
+    "account_exists": (
+        409,
+        "A local account has this email and the Firebase token does not vouch for it (`email_verified` false): sign in with the password.",
+    ),
+    "role_required": (400, "A first Firebase sign-in creates an account: say `role` (`customer` or `contractor`)."),
+    "not_enabled": (404, "This sign-in method is not enabled on this server (Firebase: no `FIREBASE_PROJECT_ID`)."),
     "already_applied": (409, "The contractor has already applied to this task."),
     "blocked": (403, "One of the two users blocked the other: no direct room and no messages between them."),
     "payouts_not_enabled": (409, "Withdrawals need a connected Stripe account with payouts enabled (`payouts:onboard`)."),
@@ -38,17 +49,19 @@ ERROR_CODES: dict[str, tuple[int, str]] = {
 class AppError(Exception):
     """A failure the client is told about, as `{"code", "message", "details"}`."""
 
-    def __init__(self, code: str, message: str, details: dict[str, Any] | None = None) -> None:
+    def __init__(self, code: str, message: str, details: dict[str, Any] | None = None, *, status: int | None = None) -> None:
+        """`status` overrides the code's usual HTTP status where a route documents another (e.g. `400 invalid_token`)."""
         if code not in ERROR_CODES:
             raise ValueError(f"unregistered error code {code!r}")
         super().__init__(message)
         self.code = code
         self.message = message
         self.details = details or {}
+        self._status = status
 
     @property
     def status(self) -> int:
-        return ERROR_CODES[self.code][0]
+        return self._status or ERROR_CODES[self.code][0]
 
     def envelope(self) -> dict[str, Any]:
         return {"ok": False, "error": {"code": self.code, "message": self.message, "details": self.details}}

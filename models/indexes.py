@@ -6,6 +6,7 @@ from models import (
     chat_rooms,
     completions,
     deposits,
+    email_tokens,
     ledger,
     login_limits,
     notifications,
@@ -33,6 +34,7 @@ async def create_indexes(db: Database, *, login_failure_window_seconds: int) -> 
     for module in (
         users,
         sessions,
+        email_tokens,
         refresh_tokens,
         ledger,
         deposits,

@@ -22,14 +22,15 @@ from models.pages import page_of
 
 ITEMS = "reconciliation_items"
 STATE = "reconciliation_state"
-KINDS = ("unknown_transfer", "transfer_for_failed_payout")
+KINDS = ("unknown_transfer", "transfer_for_failed_payout", "unprocessable_event")
 STATUSES = ("open", "resolved")
 
 
 def public(item: dict[str, Any]) -> dict[str, Any]:
     return {
-        "id": str(item["_id"]), "kind": item["kind"], "status": item["status"], "transferId": item["transferId"],
-        "payoutId": item.get("payoutId"), "amount": item["amount"], "currency": item["currency"], "destination": item.get("destination"),
+        "id": str(item["_id"]), "kind": item["kind"], "status": item["status"], "transferId": item.get("transferId"),
+        "payoutId": item.get("payoutId"), "eventId": item.get("eventId"), "eventType": item.get("eventType"),
+        "amount": item.get("amount"), "currency": item.get("currency"), "destination": item.get("destination"),
         "detail": item["detail"], "note": item.get("note"), "createdAt": item["createdAt"].isoformat(),
         "resolvedAt": item["resolvedAt"].isoformat() if item.get("resolvedAt") else None,
     }  # fmt: skip
@@ -72,6 +73,18 @@ async def check_transfer(db: Database, transfer: dict[str, Any]) -> dict[str, An
     except DuplicateKeyError:
         return None
     return item
+
+
+async def unprocessable_event(db: Database, session, event: dict[str, Any], reason: str) -> None:
+    """A signed Stripe event of a type we act on, whose object we cannot read: kept for an admin (in the webhook's transaction)."""
+    await db[ITEMS].update_one(
+        {"_id": f"event:{event['id']}"},
+        {"$setOnInsert": {
+            "kind": "unprocessable_event", "status": "open", "eventId": event["id"], "eventType": event["type"],
+            "detail": f"A signed Stripe event we act on could not be read: {reason}", "createdAt": clock.now(),
+        }},
+        upsert=True, session=session,
+    )  # fmt: skip
 
 
 def _payout_id(transfer: dict[str, Any]) -> ObjectId | None:

@@ -79,6 +79,19 @@ async def revoke(db: Database, session: AsyncClientSession, session_ids: list[st
     )
 
 
+def public(stored: dict[str, Any], current: str) -> dict[str, Any]:
+    return {
+        "id": stored["_id"], "createdAt": stored["createdAt"].isoformat(), "lastUsedAt": stored["lastUsedAt"].isoformat(),
+        "userAgent": stored.get("userAgent"), "ip": stored.get("ip"), "current": stored["_id"] == current,
+    }  # fmt: skip
+
+
+async def of_user(db: Database, user_id: ObjectId) -> list[dict[str, Any]]:
+    """The user's live sessions (their signed-in devices), most recently used first."""
+    now = clock.now()
+    return await db[COLLECTION].find({"userId": user_id, "revokedAt": None, "expiresAt": {"$gt": now}}).sort("lastUsedAt", -1).to_list()
+
+
 async def live_of_user(db: Database, session: AsyncClientSession | None, user_id: ObjectId) -> list[str]:
     found = db[COLLECTION].find({"userId": user_id, "revokedAt": None}, {"_id": 1}, session=session)
     return [stored["_id"] async for stored in found]

@@ -9,10 +9,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from bson import ObjectId
+from pydantic import BaseModel, ConfigDict, ValidationError
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.errors import DuplicateKeyError
 
-from models import clock, deposits, payout_accounts
+from models import clock, deposits, payout_accounts, reconciliation
 from models.db import Database
 
 COLLECTION = "stripe_events"
@@ -31,7 +32,43 @@ class PayoutsChanged:
     payouts: dict[str, Any]
 
 
-type Effect = DepositSettled | PayoutsChanged | None
+@dataclass(frozen=True, slots=True)
+class Unprocessable:
+    """A handled type whose object lacks the shape we need: acknowledged (a retry cannot fix it) and left to an admin."""
+
+    reason: str
+
+
+type Effect = DepositSettled | PayoutsChanged | Unprocessable | None
+
+
+class _Lenient(BaseModel):
+    """What we read of a Stripe object; the rest is Stripe's business."""
+
+    model_config = ConfigDict(extra="ignore")
+
+
+class CheckoutObject(_Lenient):
+    id: str
+    payment_status: str | None = None
+    payment_intent: str | None = None
+    metadata: dict[str, str] | None = None
+
+
+class Requirements(_Lenient):
+    currently_due: list[str] | None = None
+    past_due: list[str] | None = None
+    disabled_reason: str | None = None
+
+
+class AccountObject(_Lenient):
+    id: str
+    payouts_enabled: bool | None = None
+    details_submitted: bool | None = None
+    requirements: Requirements | None = None
+
+
+SHAPES: dict[str, type[BaseModel]] = {"account.updated": AccountObject} | dict.fromkeys(PAID_CHECKOUTS + UNPAID_CHECKOUTS, CheckoutObject)
 
 
 async def apply(db: Database, event: dict[str, Any]) -> tuple[bool, Effect]:
@@ -41,7 +78,16 @@ async def apply(db: Database, event: dict[str, Any]) -> tuple[bool, Effect]:
         if await db[COLLECTION].find_one({"_id": event["id"]}, {"_id": 1}, session=session):
             return False, None
         await db[COLLECTION].insert_one({"_id": event["id"], "type": event["type"], "receivedAt": clock.now()}, session=session)
-        return True, await _effect_of(db, session, event)
+        shape = SHAPES.get(event["type"])
+        if shape is None:
+            return True, None
+        try:
+            subject = shape.model_validate(event["data"]["object"]).model_dump()
+        except ValidationError as error:
+            reason = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'object'}: {e['msg']}" for e in error.errors(include_url=False))[:500]
+            await reconciliation.unprocessable_event(db, session, event, reason)
+            return True, Unprocessable(reason)
+        return True, await _effect_of(db, session, event | {"data": {"object": subject}})
 
     try:
         return await db.transaction(work)

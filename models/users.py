@@ -28,15 +28,18 @@ def public(user: dict[str, Any]) -> dict[str, Any]:
         "role": user["role"],
         "bio": user.get("bio", ""),
         "skills": user.get("skills", []),
+        "emailVerified": bool(user.get("emailVerified")),
         "createdAt": user["createdAt"].isoformat(),
     }
 
 
 async def ensure_indexes(db: Database) -> None:
     await db[COLLECTION].create_index("emailKey", unique=True)
+    await db[COLLECTION].create_index("firebase.uid", unique=True, sparse=True)
 
 
-async def insert(db: Database, session: AsyncClientSession, *, name: str, email: str, password_hash: bytes, role: str) -> dict[str, Any]:
+async def insert(db: Database, session: AsyncClientSession, *, name: str, email: str, password_hash: bytes | None, role: str) -> dict[str, Any]:
+    """A new user; `password_hash` None for one who signs in only through Firebase (until a password reset gives them one)."""
     user = {
         "_id": ObjectId(),
         "name": name,
@@ -67,6 +70,23 @@ async def find(db: Database, user_id: ObjectId) -> dict[str, Any] | None:
 def suspended(user: dict[str, Any]) -> bool:
     """A frozen admin keeps the account but not the admin rights: their tokens are refused until unfrozen."""
     return roles.is_admin(user["role"]) and bool(user.get("frozen"))
+
+
+async def link_firebase(
+    db: Database, session: AsyncClientSession, user_id: ObjectId, uid: str, provider: str | None, *, verified: bool
+) -> dict[str, Any]:
+    """Remember the Firebase user (and the provider used) on the account; an email the provider vouches for counts as verified."""
+    changes: dict[str, Any] = {"$set": {"firebase.uid": uid} | ({"emailVerified": True} if verified else {})}
+    if provider:
+        changes["$addToSet"] = {"firebase.providers": provider}
+    return await db[COLLECTION].find_one_and_update({"_id": user_id}, changes, return_document=ReturnDocument.AFTER, session=session)
+
+
+async def mark_verified(db: Database, session: AsyncClientSession, user_id: ObjectId) -> dict[str, Any]:
+    """The user with `emailVerified` set (once: verifying again changes nothing)."""
+    return await db[COLLECTION].find_one_and_update(
+        {"_id": user_id}, {"$set": {"emailVerified": True}}, return_document=ReturnDocument.AFTER, session=session
+    )
 
 
 async def get(db: Database, user_id: str) -> dict[str, Any]:

@@ -12,13 +12,13 @@ from typing import Any
 from bson import ObjectId
 from pymongo.asynchronous.client_session import AsyncClientSession
 
-from models import client_requests, clock, ledger, payout_accounts, payouts, requests, wallets
+from models import client_requests, clock, ledger, payout_accounts, payouts, requests, users, wallets
 from models.client_requests import ClientRequest
 from models.db import Database
 from models.errors import AppError
 
 COLLECTION = payouts.REQUESTS
-MIN_CENTS = 1_000
+MIN_CENTS, MAX_CENTS = 1_000, 100_000_000
 STATUSES = ("pending", "approved", "paid", "failed", "rejected")
 WHAT = "withdrawal request"
 
@@ -56,6 +56,7 @@ async def request(db: Database, user_id: str, amount: int, client_request: Clien
     }
 
     async def work(session: AsyncClientSession) -> dict[str, Any]:
+        await _require_verified_email(db, session, user_id)
         await _require_payouts_enabled(db, session, user_id)
         await ledger.post(
             db,
@@ -111,6 +112,12 @@ async def reject(db: Database, request_id: str, admin_id: str, reason: str) -> d
         return withdrawal
 
     return await db.transaction(work)
+
+
+async def _require_verified_email(db: Database, session: AsyncClientSession, user_id: str) -> None:
+    user = await db[users.COLLECTION].find_one({"_id": ObjectId(user_id)}, {"emailVerified": 1}, session=session)
+    if not (user or {}).get("emailVerified"):
+        raise AppError("email_not_verified", "Verify your email address before withdrawing.")
 
 
 async def _require_payouts_enabled(db: Database, session: AsyncClientSession, user_id: str | ObjectId) -> str:

@@ -18,6 +18,7 @@ from models.sessions import SessionsEnded
 from server import logs
 from server.app import CLOSE_RESERVE_SECONDS, create_app
 from server.config import Settings
+from server.gateway import asyncapi
 from server.gateway.protocol_doc import render_into
 from server.infra.database import open_database
 from server.infra.revocations import RedisRevocations
@@ -103,7 +104,8 @@ class NoSockets:
 
 def protocol_doc() -> None:
     render_into("docs/protocol.md")
-    print("docs/protocol.md updated")
+    asyncapi.write()
+    print("docs/protocol.md and docs/asyncapi.yaml updated")
 
 
 def main(argv: list[str]) -> None:
@@ -119,7 +121,7 @@ def main(argv: list[str]) -> None:
     admin.add_argument("--promote", action="store_true", help="make an existing account an admin: new password, every session ended")
     commands.add_parser("audit-ledger", help="recompute every balance from the ledger; exit 1 on any mismatch")
     commands.add_parser("reconcile", help="match deposits and transfers with Stripe once; exit 1 when they disagreed")
-    commands.add_parser("protocol-doc", help="regenerate the event tables in docs/protocol.md")
+    commands.add_parser("protocol-doc", help="regenerate the event tables in docs/protocol.md and docs/asyncapi.yaml")
     args = parser.parse_args(argv)
 
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a file that cannot grow fails a write; it does not kill the process

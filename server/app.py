@@ -36,6 +36,8 @@ def socket_server(settings: Settings) -> GuardedServer:
         cors_allowed_origins="*",
         max_http_buffer_size=MAX_SOCKET_MESSAGE_BYTES,
         pending=PendingSessions(settings),
+        logger=logging.getLogger("socketio.server"),
+        engineio_logger=logging.getLogger("engineio.server"),
     )
 
 

@@ -44,6 +44,12 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     shutdown_timeout_seconds: float = 10.0
     public_url: str = "http://localhost:8080"
+    smtp_url: str | None = None
+    mail_from: str = "Marketplace <no-reply@localhost>"
+    email_token_ttl_seconds: int = Field(default=86_400, gt=0)
+    reset_token_ttl_seconds: int = Field(default=1_800, gt=0)
+    firebase_project_id: str | None = None
+    firebase_jwks_url: str = "https://www.googleapis.com/service_accounts/v1/jwk/securetoken@system.gserviceaccount.com"
     app_return_url: str | None = None
     stripe_secret_key: str | None = None
     stripe_api_base: str | None = None

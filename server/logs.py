@@ -25,5 +25,9 @@ def configure(level: str) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    for existing in logging.root.manager.loggerDict.values():
+        if isinstance(existing, logging.Logger):
+            existing.handlers.clear()
+            existing.propagate = True
     for noisy in ("aiohttp.access", "socketio", "engineio"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

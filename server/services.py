@@ -14,6 +14,8 @@ from server.config import Settings
 from server.infra.chat_runtime import ChatRuntime
 from server.infra.data_dir import jwt_secret
 from server.infra.database import open_database
+from server.infra.firebase import FirebaseVerifier
+from server.infra.mail import OutboxMailer, SmtpMailer, mailer_for
 from server.infra.presence import LocalPresence, RedisPresence
 from server.infra.rate_limits import RateLimits
 from server.infra.revocations import LocalRevocations, RedisRevocations
@@ -47,6 +49,8 @@ class Services:
     presence: LocalPresence | RedisPresence
     limits: RateLimits
     revocations: LocalRevocations | RedisRevocations
+    mailer: SmtpMailer | OutboxMailer
+    firebase: FirebaseVerifier | None
 
     def require_payments(self) -> None:
         """Refuse with `payments_unavailable` before anything changes when no Stripe key is configured."""
@@ -67,6 +71,8 @@ def auth_policy(settings: Settings) -> AuthPolicy:
         login_max_failures=settings.login_max_failures,
         login_max_failures_per_ip=settings.login_max_failures_per_ip,
         login_failure_window_seconds=settings.login_failure_window_seconds,
+        email_token_ttl_seconds=settings.email_token_ttl_seconds,
+        reset_token_ttl_seconds=settings.reset_token_ttl_seconds,
     )
 
 
@@ -91,6 +97,8 @@ async def open_services(settings: Settings, sio: Emitter, jobs: Jobs, *, prepare
                     presence,
                     RateLimits(settings),
                     revocations,
+                    mailer_for(settings.smtp_url, settings.data_dir),
+                    FirebaseVerifier(settings.firebase_project_id, settings.firebase_jwks_url) if settings.firebase_project_id else None,
                 )
             finally:
                 await jobs.stop()

@@ -56,11 +56,14 @@ class FakeStripe:
         return f"http://127.0.0.1:{self.port}"
 
     def fail_next(self, path: str, *statuses: int) -> None:
-        """The next calls to `path` answer these statuses (500: Stripe's failure, 400: a refusal), before doing anything."""
+        """The next POSTs to `path` answer these statuses (500: Stripe's failure, 400: a refusal), before doing anything.
+
+        Only POSTs: the server also lists (GETs) the same path while reconciling, and that must not use up a failure.
+        """
         self.failures[path].extend(statuses)
 
     def hold_next(self, path: str) -> threading.Event:
-        """The next call to `path` is carried out, then its answer waits until the returned event is set."""
+        """The next POST to `path` is carried out, then its answer waits until the returned event is set."""
         self.holds[path] = threading.Event()
         return self.holds[path]
 
@@ -103,7 +106,7 @@ class FakeStripe:
         account = request.headers.get("Authorization", "").removeprefix("Bearer ")
         path = request.path
         self.calls.append(Call(request.method, path, nested(form), key))
-        if self.failures[path]:
+        if request.method == "POST" and self.failures[path]:
             status = self.failures[path].pop(0)
             kind = "api_error" if status >= 500 else "invalid_request_error"
             return web.json_response(
@@ -117,7 +120,7 @@ class FakeStripe:
             status, body = self._answer(account, request.method, path, nested(form))
             if key and request.method == "POST":
                 self._replies[(account, key)] = (status, body)
-        if hold := self.holds.pop(path, None):
+        if request.method == "POST" and (hold := self.holds.pop(path, None)):
             await asyncio.get_running_loop().run_in_executor(None, hold.wait, 30)
         return web.json_response(body, status=status)
 

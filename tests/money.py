@@ -2,11 +2,14 @@
 
 import asyncio
 import inspect
+import re
 import time
+from urllib.parse import unquote
 
 import socketio
 
-from tests.conftest import ADMIN, call, connect, login, register, send_webhook, stripe_event
+from tests.conftest import ADMIN, call, connect, login, post, register, send_webhook, stripe_event
+from tests.servers import RUNNING
 
 
 class Pushes:
@@ -69,8 +72,26 @@ async def deposit(base: str, client: socketio.AsyncClient, user_id: str, cents: 
     return started
 
 
+def mailed_token(base: str, to: str, *, after: int = 0) -> str | None:
+    """The token in the newest email to `to` from the server at `base` (its outbox), among those after the first `after`."""
+    mails = RUNNING[base].outbox(to)[after:]
+    if not mails:
+        return None
+    found = re.search(r"token=([A-Za-z0-9_\-%]+)|\n\n([A-Za-z0-9_\-]{40,})\n\n", mails[-1].get_content())
+    return unquote(found.group(1) or found.group(2)) if found else None
+
+
+async def verify_email(base: str, email: str) -> dict:
+    """Open the link of the verification email the server sent at registration (its outbox)."""
+    token = await eventually(lambda: mailed_token(base, email), bool)
+    status, answer = await post(base, "/api/auth/verify-email", {"token": token})
+    assert status == 200, answer
+    return answer["data"]["user"]
+
+
 async def verify_payouts(base: str, client: socketio.AsyncClient) -> str:
-    """Onboard, then let Stripe report the account as fully enabled."""
+    """Verify the email, onboard, then let Stripe report the account as fully enabled: what a withdrawal needs."""
+    await verify_email(base, (await ok(client, "me:get"))["user"]["email"])
     account_id = (await ok(client, "payouts:onboard", {"refreshUrl": "https://app.test/refresh", "returnUrl": "https://app.test/done"}))["accountId"]
     enabled = {"id": account_id, "object": "account", "payouts_enabled": True, "details_submitted": True, "requirements": {"currently_due": []}}
     status, answer = await send_webhook(base, stripe_event("account.updated", enabled))

@@ -11,6 +11,9 @@ import tempfile
 import time
 import uuid
 from dataclasses import dataclass, field
+from email import policy
+from email.message import EmailMessage
+from email.parser import BytesParser
 from pathlib import Path
 
 import requests
@@ -23,6 +26,10 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
+
+
+RUNNING: dict[str, "ServerProcess"] = {}
+"""Started servers by URL, so helpers that get only a URL can read a server's outbox."""
 
 
 @dataclass
@@ -66,6 +73,7 @@ class ServerProcess:
             return subprocess.Popen([sys.executable, "-m", "server", *args], cwd=ROOT, env=self.environment(), stdout=log, stderr=log)
 
     def start(self) -> "ServerProcess":
+        RUNNING[self.url] = self
         self.log_path = self.data_dir / "server.log"
         with open(self.log_path, "ab") as log:
             self.process = subprocess.Popen(
@@ -91,6 +99,15 @@ class ServerProcess:
     def _limits(self) -> None:
         if self.max_file_bytes is not None:
             resource.setrlimit(resource.RLIMIT_FSIZE, (self.max_file_bytes, self.max_file_bytes))
+
+    def outbox(self, to: str) -> list[EmailMessage]:
+        """The emails this server wrote to `DATA_DIR/outbox/` for `to` (no `SMTP_URL`), oldest first."""
+        found = []
+        for path in sorted((self.data_dir / "outbox").glob("*.eml")):
+            mail = BytesParser(policy=policy.default).parsebytes(path.read_bytes())
+            if mail["To"] == to:
+                found.append(mail)
+        return found
 
     def rss_bytes(self) -> int:
         status = Path(f"/proc/{self.process.pid}/status").read_text()

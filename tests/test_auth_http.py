@@ -21,6 +21,7 @@ async def test_register_returns_user_and_tokens(server):
         "role": "contractor",
         "bio": "",
         "skills": [],
+        "emailVerified": False,
         "createdAt": "x",
     }
     assert data["accessToken"].count(".") == 2 and len(data["refreshToken"]) >= 32

@@ -177,9 +177,13 @@ async def test_60_mb_of_uploads_and_everything_after_them_survive_restarts():
         process.remove()
 
 
-async def test_a_disk_that_refuses_writes_turns_readyz_to_503_and_writes_are_refused_not_acknowledged():
-    process = ServerProcess(env={"MAX_UPLOAD_BYTES": str(4 * 1024 * 1024)}, max_file_bytes=6 * 1024 * 1024).start()
+async def test_a_disk_that_refuses_writes_turns_readyz_to_503_and_writes_are_refused_not_acknowledged(fake_stripe):
+    process = money_server(fake_stripe, MAX_UPLOAD_BYTES=str(4 * 1024 * 1024))
+    process.max_file_bytes = 6 * 1024 * 1024
+    process.start()
     try:
+        payer_session, payer = await user_socket(process.url, "customer")
+        started = await ok(payer, "wallet:deposit", {"amount": 4_000})
         owner = await register(process.url)
         assert (await upload(process.url, owner["accessToken"], PNG + os.urandom(3 * 1024 * 1024)))[0] == 201
         status, answer = await upload(process.url, owner["accessToken"], PNG + os.urandom(3 * 1024 * 1024))
@@ -193,6 +197,11 @@ async def test_a_disk_that_refuses_writes_turns_readyz_to_503_and_writes_are_ref
             process.url, "/api/auth/register", {"name": "Late", "email": "late@example.com", "password": "password1", "role": "customer"}
         )
         assert (status, answer["error"]["code"]) == (503, "persistence_unavailable")
+        paid = stripe_event("checkout.session.completed", paid_checkout(started, payer_session["user"]["id"]))
+        status, answer = await send_webhook(process.url, paid)
+        assert (status, answer["error"]["code"]) == (503, "persistence_unavailable")  # Stripe will deliver it again later
+        assert (await ok(payer, "wallet:get"))["balance"] == 0
+        await payer.disconnect()
         failing = lambda: [line for line in process.log_path.read_text().splitlines() if "embedded persistence is failing" in line]  # noqa: E731
         await eventually(failing, bool, timeout=15)
         await asyncio.sleep(6)

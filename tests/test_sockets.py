@@ -51,8 +51,8 @@ async def refusal(base: str, auth_token) -> dict:
         "",
         "garbage",
         token(str(ObjectId()), ttl=-5, secret="another-secret-of-sufficient-length-0123"),
-        token(str(ObjectId()), secret="another-secret-of-sufficient-length-0123"),
-        token(str(ObjectId()), typ="refresh"),
+        token(str(ObjectId()), ttl=86_400, secret="another-secret-of-sufficient-length-0123"),
+        token(str(ObjectId()), ttl=86_400, typ="refresh"),
         "header.payload.signature",
     ],
 )

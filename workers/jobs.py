@@ -7,7 +7,7 @@ the name under which RQ stores it comes from here, so no job name is typed anywh
 from collections.abc import Awaitable, Callable
 
 from server.config import Settings
-from workers import offers, payouts, reconciliation
+from workers import mail, offers, payouts, reconciliation
 
 type Job = Callable[..., Awaitable[object]]
 
@@ -17,6 +17,9 @@ JOBS: dict[str, Job] = {
     "expire_offer": offers.expire,
     "expire_offers": offers.sweep,
     "reconcile": reconciliation.reconcile,
+    "mail_verification": mail.verification,
+    "mail_password_reset": mail.password_reset,
+    "mail_password_changed": mail.password_changed,
 }
 NAMES: dict[Job, str] = {job: name for name, job in JOBS.items()}
 

@@ -12,7 +12,7 @@ import socketio
 from pydantic import ValidationError
 
 from models import roles
-from models.accounts import Identity
+from models.accounts import Client, Identity
 from models.client_requests import ClientRequest
 from models.db import writer
 from models.errors import AppError, ok
@@ -21,6 +21,7 @@ from server.gateway.events import Registry
 from server.gateway.guard import GuardedServer
 from server.gateway.rooms import ADMINS, user_room
 from server.gateway.validation import invalid_request
+from server.http.client_address import client_address
 from server.pushes import account, chat
 from server.services import Services
 
@@ -33,6 +34,7 @@ class Connection:
 
     sid: str
     identity: Identity
+    client: Client
     expiry: asyncio.TimerHandle | None = None
 
     @property
@@ -75,6 +77,11 @@ class EventContext:
     def role(self) -> str:
         return self.connection.role
 
+    @property
+    def client(self) -> Client:
+        """Where the socket connected from (for limits and the session record)."""
+        return self.connection.client
+
 
 @dataclass(slots=True)
 class SocketGateway:
@@ -90,7 +97,7 @@ class SocketGateway:
         """Plain functions, not bound methods: python-socketio inspects the handler on every event."""
 
         async def connect(sid: str, environ: dict, auth: Any) -> None:
-            await self.on_connect(sid, auth)
+            await self.on_connect(sid, auth, environ)
 
         async def disconnect(sid: str, reason: str) -> None:
             await self.on_disconnect(sid)
@@ -103,7 +110,7 @@ class SocketGateway:
         self.sio.on("*", any_event)
         self.services.revocations.serve(self.end_sessions)
 
-    async def on_connect(self, sid: str, auth: Any) -> None:
+    async def on_connect(self, sid: str, auth: Any, environ: dict) -> None:
         """The token must verify, its user exist, its session be live and its role still stand (two reads, once per connection)."""
         token = auth.get("token") if isinstance(auth, dict) else None
         try:
@@ -111,7 +118,9 @@ class SocketGateway:
         except AppError as refused:
             raise socketio.exceptions.ConnectionRefusedError("unauthorized", {"code": refused.details["reason"]}) from None
         self.sio.authenticated(sid)
-        connection = Connection(sid, identity)
+        request = environ.get("aiohttp.request")
+        address = client_address(request, self.services.settings.trusted_proxy_hops) if request is not None else "unknown"
+        connection = Connection(sid, identity, Client(address, request.headers.get("User-Agent") if request is not None else None))
         self.connections[sid] = connection
         await self.renew(connection, identity)
         if await self.services.presence.opened(identity.user_id):

@@ -3,17 +3,22 @@
 import asyncio
 import contextlib
 import logging
+import re
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import socketio
+from socketio import packet
 
+from models.errors import AppError
 from server.config import Settings
 from server.http.client_address import client_address
 
 log = logging.getLogger("server.sessions")
+FRAME_ACK_ID = re.compile(r"^[25](?:\d+-)?(/[^,]*)?,?(\d{1,15})?")
+"""An EVENT (2) or BINARY_EVENT (5) frame's namespace and ack id, read without decoding its JSON."""
 
 
 class ThrottledLog:
@@ -48,7 +53,7 @@ class PendingSessions:
     def __init__(self, settings: Settings) -> None:
         self._timeout = settings.connect_timeout_seconds
         self._per_address = settings.max_pending_sessions_per_ip
-        self._hops = settings.trusted_proxy_hops
+        self.hops = settings.trusted_proxy_hops
         self._pending: dict[str, tuple[str, asyncio.TimerHandle]] = {}
         self._counts: Counter[str] = Counter()
         self._log = ThrottledLog(log, "unauthenticated sessions refused or closed")
@@ -56,7 +61,7 @@ class PendingSessions:
 
     def admit(self, eio_sid: str, environ: dict, close: Callable[[str], Awaitable[None]]) -> bool:
         request = environ.get("aiohttp.request")
-        address = client_address(request, self._hops) if request is not None else "unknown"
+        address = client_address(request, self.hops) if request is not None else "unknown"
         if self._counts[address] >= self._per_address:
             self._log.note(address, "refused")
             return False
@@ -86,6 +91,10 @@ class PendingSessions:
         task.add_done_callback(self._closing.discard)
 
 
+class NotConnected(Exception):
+    """An event from an Engine.IO session whose socket has not connected (or was refused)."""
+
+
 class GuardedServer(socketio.AsyncServer):
     """python-socketio's server, with every Engine.IO session admitted and timed by `PendingSessions`.
 
@@ -96,6 +105,37 @@ class GuardedServer(socketio.AsyncServer):
     def __init__(self, *args: Any, pending: PendingSessions, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.pending = pending
+        self._protocol_errors = ThrottledLog(log, "protocol errors from a client")
+
+    async def _handle_eio_message(self, eio_sid: str, data: Any) -> None:
+        """A frame that is not a valid Socket.IO packet is counted (one log line a second per address, no traceback), and
+        answered with an `invalid_request` ack when its ack id can be read; the connection stays up."""
+        try:
+            await super()._handle_eio_message(eio_sid, data)
+        except Exception as error:
+            await self._refuse_frame(eio_sid, data, error)
+
+    async def _handle_event(self, eio_sid: str, namespace: str | None, id: int | None, data: Any) -> None:
+        if not (isinstance(data, list) and data and isinstance(data[0], str)):
+            raise ValueError("an event frame is a JSON array starting with the event's name")
+        if not self.manager.is_connected(self.manager.sid_from_eio_sid(eio_sid, namespace or "/"), namespace or "/"):
+            raise NotConnected()
+        await super()._handle_event(eio_sid, namespace, id, data)
+
+    async def _refuse_frame(self, eio_sid: str, data: Any, error: Exception) -> None:
+        request = (self.environ.get(eio_sid) or {}).get("aiohttp.request")
+        self._protocol_errors.note(client_address(request, self.pending.hops) if request is not None else "unknown", type(error).__name__)
+        found = FRAME_ACK_ID.match(data) if isinstance(data, str) else None
+        if found is None or found.group(2) is None:
+            return
+        if isinstance(error, NotConnected):
+            refusal = AppError("unauthorized", "The socket is not authenticated: connect with a token first.", {"reason": "invalid_token"})
+        else:
+            refusal = AppError("invalid_request", "The frame is not a valid Socket.IO event: send [name, payload] as JSON.", {"fields": []})
+        with contextlib.suppress(Exception):
+            await self._send_packet(
+                eio_sid, self.packet_class(packet.ACK, namespace=found.group(1) or "/", id=int(found.group(2)), data=[refusal.envelope()])
+            )
 
     async def _handle_eio_connect(self, eio_sid: str, environ: dict) -> bool | None:
         if not self.pending.admit(eio_sid, environ, self.eio.disconnect):

@@ -39,7 +39,7 @@ def render(source: Registry = registry) -> str:
             "",
             f"Who: {who}.",
             "",
-            f"Rate limit: {budget}.",
+            f"Rate limit: {budget}." + (' Retryable: takes `clientRequestId` (see "Client lifecycle").' if spec.retryable else ""),
             "",
             "Payload:",
             "",

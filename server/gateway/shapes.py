@@ -18,8 +18,11 @@ class Shape(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+MAX_PAGE = 1_000_000
+
+
 class PageQuery(Payload):
-    page: Annotated[StrictInt, Field(ge=1)] = 1
+    page: Annotated[StrictInt, Field(ge=1, le=MAX_PAGE)] = 1
     limit: Annotated[StrictInt, Field(ge=1, le=100)] = 20
 
 
@@ -37,6 +40,9 @@ class Profile(Shape):
     role: str
     bio: str
     skills: list[str]
+    emailVerified: bool = Field(
+        description="the user opened a verification link (or reset their password, or signed in with a provider that vouches for the address)"
+    )
     createdAt: str
 
 
@@ -121,12 +127,14 @@ class CompletionRequest(Shape):
 
 class ReconciliationItem(Shape):
     id: str
-    kind: Literal["unknown_transfer", "transfer_for_failed_payout"]
+    kind: Literal["unknown_transfer", "transfer_for_failed_payout", "unprocessable_event"]
     status: Literal["open", "resolved"]
-    transferId: str
+    transferId: str | None
     payoutId: str | None
-    amount: int
-    currency: str
+    eventId: str | None = Field(description="for `unprocessable_event`: the Stripe event that could not be read")
+    eventType: str | None
+    amount: int | None
+    currency: str | None
     destination: str | None
     detail: str
     note: str | None

@@ -1,35 +1,28 @@
-"""Sign-up, sign-in, refresh and sign-out over HTTP: the only way to get tokens; everything else is events."""
+"""Sign-up, sign-in (local and Firebase), refresh, sign-out, email verification and password reset over HTTP: the only way to get tokens."""
 
+import html
 from typing import Annotated, Literal
+from urllib.parse import urlencode
 
 from aiohttp import web
-from pydantic import AfterValidator, Field
+from pydantic import Field
 
 from models import roles
 from models.accounts import Client
 from models.errors import AppError, ok
 from models.sessions import SessionsEnded
-from server.gateway.events import Payload
+from server import pushes
+from server.gateway.events import Email, NewPassword, Payload, Visible
 from server.http.client_address import client_address
+from server.http.files import bearer
 from server.http.middleware import json_body
+from workers import mail as mail_jobs
 
 routes = web.RouteTableDef()
 
-MAX_PASSWORD_BYTES = 72
-
-
-def _bcrypt_sized(password: str) -> str:
-    if len(password.encode()) > MAX_PASSWORD_BYTES:
-        raise ValueError(f"must be at most {MAX_PASSWORD_BYTES} bytes")
-    return password
-
-
-Email = Annotated[str, Field(max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
-NewPassword = Annotated[str, Field(min_length=8), AfterValidator(_bcrypt_sized)]
-
 
 class RegisterBody(Payload):
-    name: str = Field(min_length=1, max_length=100)
+    name: Annotated[str, Field(min_length=1, max_length=100), Visible]
     email: Email
     password: NewPassword
     role: Literal[*roles.SELF_REGISTERED]
@@ -44,6 +37,25 @@ class RefreshBody(Payload):
     refreshToken: str = Field(min_length=1, max_length=256)
 
 
+class TokenBody(Payload):
+    token: str = Field(min_length=1, max_length=256)
+
+
+class ForgotBody(Payload):
+    email: Email
+
+
+class ResetBody(Payload):
+    token: str = Field(min_length=1, max_length=256)
+    password: NewPassword
+
+
+class FirebaseBody(Payload):
+    idToken: str = Field(min_length=1, max_length=8192)
+    role: Literal[*roles.SELF_REGISTERED] | None = None
+    name: Annotated[str, Field(min_length=1, max_length=100), Visible] | None = None
+
+
 def _client(request: web.Request) -> Client:
     settings = request.app["services"].settings
     return Client(client_address(request, settings.trusted_proxy_hops), request.headers.get("User-Agent"))
@@ -51,8 +63,11 @@ def _client(request: web.Request) -> Client:
 
 @routes.post("/api/auth/register")
 async def register(request: web.Request) -> web.Response:
+    """Also sends the verification email (a job, after the account committed)."""
     body = await json_body(request, RegisterBody)
-    session = await request.app["services"].accounts.register(**body.model_dump(), client=_client(request))
+    services = request.app["services"]
+    session = await services.accounts.register(**body.model_dump(), client=_client(request))
+    await services.jobs.enqueue_in(0, mail_jobs.verification, session["user"]["id"])
     return web.json_response(ok(session), status=201)
 
 
@@ -83,3 +98,74 @@ async def logout(request: web.Request) -> web.Response:
     services = request.app["services"]
     await services.revocations.end(await services.accounts.logout(body.refreshToken))
     return web.json_response(ok({}))
+
+
+@routes.get("/api/auth/verify-email")
+async def verify_email_link(request: web.Request) -> web.Response:
+    """The link in the verification email: a small page, or a redirect to `APP_RETURN_URL?verified=1` (or `verified=0`)."""
+    services = request.app["services"]
+    try:
+        user = await services.accounts.verify_email(request.query.get("token", "")[:256])
+    except AppError:
+        return _page(services.settings.app_return_url, {"verified": "0"}, "This link has expired", "Ask for a new verification email in the app.")
+    await pushes.account.profile_changed(services, user)
+    return _page(services.settings.app_return_url, {"verified": "1"}, "Email verified", "Thank you. You can return to the app.")
+
+
+@routes.post("/api/auth/verify-email")
+async def verify_email(request: web.Request) -> web.Response:
+    """For apps that open the link themselves: `{token}` → `{user}`; unknown, used or expired → `400 invalid_token`."""
+    body = await json_body(request, TokenBody)
+    services = request.app["services"]
+    user = await services.accounts.verify_email(body.token)
+    return web.json_response(ok(await pushes.account.profile_changed(services, user)))
+
+
+@routes.post("/api/auth/verify-email/resend")
+async def resend_verification(request: web.Request) -> web.Response:
+    """Bearer access token; at most one a minute (`rate_limited` with `retryAfter`); `202` (the email goes out in the background)."""
+    services = request.app["services"]
+    identity = await bearer(request)
+    await services.accounts.allow_verification_resend(identity.user_id)
+    await services.jobs.enqueue_in(0, mail_jobs.verification, identity.user_id)
+    return web.json_response(ok({"sent": True}), status=202)
+
+
+@routes.post("/api/auth/password/forgot")
+async def password_forgotten(request: web.Request) -> web.Response:
+    """Always `202` with the same body, whether or not the email has an account: the lookup and the email happen in a job."""
+    body = await json_body(request, ForgotBody)
+    await request.app["services"].jobs.enqueue_in(0, mail_jobs.password_reset, body.email)
+    return web.json_response(ok({"accepted": True}), status=202)
+
+
+@routes.post("/api/auth/password/reset")
+async def password_reset(request: web.Request) -> web.Response:
+    """`{token, password}` from the reset email: new password, email verified, every session ended (sockets get
+    `session:revoked`); it does not sign in."""
+    body = await json_body(request, ResetBody)
+    services = request.app["services"]
+    user, ended = await services.accounts.reset_password(body.token, body.password)
+    await services.revocations.end(ended)
+    await services.jobs.enqueue_in(0, mail_jobs.password_changed, str(user["_id"]))
+    return web.json_response(ok({"reset": True}))
+
+
+@routes.post("/api/auth/firebase")
+async def firebase_sign_in(request: web.Request) -> web.Response:
+    """`{idToken, role?, name?}` → the same `{user, accessToken, refreshToken, expiresIn}` as login (see `models/accounts.py`)."""
+    services = request.app["services"]
+    if services.firebase is None:
+        raise AppError("not_enabled", "Firebase sign-in is not enabled on this server.")
+    body = await json_body(request, FirebaseBody)
+    claims = await services.firebase.verify(body.idToken)
+    session = await services.accounts.firebase_sign_in(claims, role=body.role, name=body.name, client=_client(request))
+    return web.json_response(ok(session))
+
+
+def _page(return_url: str | None, query: dict[str, str], title: str, text: str) -> web.Response:
+    """A redirect to the app (`return_url` with `query`) when configured, else a tiny HTML page."""
+    if return_url:
+        return web.Response(status=302, headers={"Location": return_url + ("&" if "?" in return_url else "?") + urlencode(query)})
+    page = f"<!doctype html><meta charset=utf-8><title>{html.escape(title)}</title><h1>{html.escape(title)}</h1><p>{html.escape(text)}</p>"
+    return web.Response(text=page, content_type="text/html")

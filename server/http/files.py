@@ -2,7 +2,7 @@
 
 import re
 
-from aiohttp import web
+from aiohttp import BodyPartReader, web
 
 from models import files
 from models.accounts import Identity
@@ -31,7 +31,7 @@ async def upload(request: web.Request) -> web.Response:
         part = await reader.next()
     except (AssertionError, ValueError, KeyError):
         part = None
-    if part is None or part.name != "file":
+    if not isinstance(part, BodyPartReader) or part.name != "file":
         raise AppError(
             "invalid_request",
             "Send multipart/form-data with one part named `file`.",

@@ -14,12 +14,41 @@ from server.gateway.validation import invalid_request
 log = logging.getLogger("server.http")
 
 
-async def json_body[M: BaseModel](request: web.Request, model: type[M]) -> M:
-    """The request's JSON object validated by `model`, or `invalid_request`."""
+MAX_JSON_BYTES = 64 * 1024
+MAX_JSON_DEPTH = 32
+
+
+def parse_json(raw: bytes) -> object:
+    """A JSON document of at most `MAX_JSON_DEPTH` levels, or `invalid_request` (never a 500: deep nesting, huge numbers)."""
     try:
-        document = await request.json()
-    except (json.JSONDecodeError, UnicodeDecodeError):
+        document = json.loads(raw)
+    except (ValueError, RecursionError):
         raise AppError("invalid_request", "The body must be a JSON object.", {"fields": []}) from None
+    if _depth(document) > MAX_JSON_DEPTH:
+        raise AppError("invalid_request", f"The body is nested deeper than {MAX_JSON_DEPTH} levels.", {"fields": []})
+    return document
+
+
+def _depth(document: object) -> int:
+    deepest, stack = 0, [(document, 1)]
+    while stack:
+        node, depth = stack.pop()
+        deepest = max(deepest, depth)
+        if isinstance(node, dict):
+            stack.extend((child, depth + 1) for child in node.values())
+        elif isinstance(node, list):
+            stack.extend((child, depth + 1) for child in node)
+    return deepest
+
+
+async def json_body[M: BaseModel](request: web.Request, model: type[M]) -> M:
+    """The request's JSON object (at most `MAX_JSON_BYTES`) validated by `model`, or `invalid_request`."""
+    if (request.content_length or 0) > MAX_JSON_BYTES:
+        raise AppError("invalid_request", f"The body is larger than {MAX_JSON_BYTES} bytes.", {"fields": []})
+    raw = await request.content.read(MAX_JSON_BYTES + 1)
+    if len(raw) > MAX_JSON_BYTES:
+        raise AppError("invalid_request", f"The body is larger than {MAX_JSON_BYTES} bytes.", {"fields": []})
+    document = parse_json(raw)
     if not isinstance(document, dict):
         raise AppError("invalid_request", "The body must be a JSON object.", {"fields": []})
     try:

@@ -12,7 +12,6 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from models import stripe_events
 from models.errors import AppError, ok
-from server.gateway.validation import invalid_request
 from server.pushes import money
 
 log = logging.getLogger("server.stripe")
@@ -52,10 +51,9 @@ async def stripe_webhook(request: web.Request) -> web.Response:
         raise AppError("invalid_signature", "The Stripe-Signature header does not match this payload.") from None
     try:
         event = StripeEvent.model_validate(orjson.loads(payload)).model_dump()
-    except orjson.JSONDecodeError:
-        raise AppError("invalid_request", "The body must be a JSON object.", {"fields": []}) from None
-    except ValidationError as error:
-        raise invalid_request(error) from None
+    except (orjson.JSONDecodeError, ValidationError) as error:
+        log.warning("stripe event ignored: not an event we can read", extra={"error": type(error).__name__})
+        return web.json_response(ok({"received": True, "duplicate": False, "ignored": True}))
     first, effect = await stripe_events.apply(services.db, event)
     log.info("stripe event", extra={"eventId": event["id"], "type": event["type"], "duplicate": not first, "effect": type(effect).__name__})
     match effect:
@@ -63,6 +61,9 @@ async def stripe_webhook(request: web.Request) -> web.Response:
             await money.deposit_settled(services, deposit)
         case stripe_events.PayoutsChanged(user_id, payouts):
             await money.payouts_changed(services, user_id, payouts)
+        case stripe_events.Unprocessable(reason):
+            log.warning("stripe event ignored: its object lacks what we need", extra={"eventId": event["id"], "reason": reason})
+            return web.json_response(ok({"received": True, "duplicate": False, "ignored": True}))
     return web.json_response(ok({"received": True, "duplicate": not first}))
 
 

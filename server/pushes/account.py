@@ -11,7 +11,8 @@ from server.pushes.delivery import deliver
 class Revoked(Shape):
     reason: str = Field(
         description="`logout`, `token_reuse` (a used refresh token came back: sign in again), "
-        "`promoted` (the account was made an admin) or `suspended` (an admin's account was frozen)"
+        "`promoted` (the account was made an admin), `suspended` (an admin's account was frozen), `password_reset`, "
+        "`password_changed` (on another device), or `signed_out_elsewhere` (`auth:sessions:revoke`)"
     )
 
 
