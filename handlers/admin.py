@@ -5,11 +5,22 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, Field, StrictBool, StrictInt
 
 from handlers.tasks import Cancel, CancelResult, cancel_task
-from models import completions, reconciliation, roles, tasks, wallets, withdrawals
+from models import completions, plans, profiles, reconciliation, roles, tasks, wallets, withdrawals
 from server import pushes
 from server.gateway.dispatch import EventContext
 from server.gateway.events import Payload, Retryable, Visible, event
-from server.gateway.shapes import CompletionRequest, PageQuery, Pagination, ReconciliationItem, Task, Wallet, WithdrawalRequest, WithdrawalResult
+from server.gateway.shapes import (
+    AdminUserDetail,
+    AdminUsersPage,
+    CompletionRequest,
+    PageQuery,
+    Pagination,
+    ReconciliationItem,
+    Task,
+    Wallet,
+    WithdrawalRequest,
+    WithdrawalResult,
+)
 from workers import payouts as payout_jobs
 
 ObjectIdString = Annotated[str, Field(min_length=24, max_length=24)]
@@ -65,6 +76,15 @@ class AdjustPayload(Retryable):
         description="cents, not zero; positive credits the wallet, negative debits it (never below zero)"
     )
     reason: Annotated[str, Field(min_length=1, max_length=500), Visible]
+
+
+class UserRef(Payload):
+    userId: ObjectIdString
+
+
+class UsersQuery(PageQuery):
+    q: Annotated[str, Field(min_length=1, max_length=100)] | None = Field(default=None, description="part of a name or email")
+    plan: Literal[*plans.TIERS] | None = Field(default=None, description="only users on this plan now")
 
 
 class WalletResult(BaseModel):
@@ -185,3 +205,15 @@ async def resolve_reconciliation_item(ctx: EventContext, payload: ResolveItem) -
     item = reconciliation.public(await reconciliation.resolve(ctx.services.db, payload.itemId, ctx.user_id, payload.note))
     await pushes.money.admin_queue(ctx.services, "reconciliation", "resolved", item)
     return {"item": item}
+
+
+@event("admin:users", payload=UsersQuery, result=AdminUsersPage, who=roles.ADMINS, budget=None)
+async def search_users(ctx: EventContext, payload: UsersQuery) -> dict:
+    """Find users by part of their name or email and/or their plan now, newest first."""
+    return await profiles.admin_search(ctx.services.db, payload.q, payload.plan, ctx.services.settings.plans, page=payload.page, limit=payload.limit)
+
+
+@event("admin:user:get", payload=UserRef, result=AdminUserDetail, who=roles.ADMINS, budget=None)
+async def get_user(ctx: EventContext, payload: UserRef) -> dict:
+    """One user as support needs them: account, public profile, plan and subscription, wallet, payouts, freeze."""
+    return await profiles.admin_view(ctx.services.db, payload.userId, ctx.services.settings.plans)

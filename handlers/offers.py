@@ -48,6 +48,7 @@ async def send(ctx: EventContext, payload: Send) -> dict:
         policy=fees.FeePolicy(settings.platform_fee_bps, settings.service_fee_bps),
         ttl_seconds=settings.offer_ttl_seconds,
         request=ctx.client_request,
+        plan_policy=settings.plans,
     )
     if created:
         await services.jobs.enqueue_in(settings.offer_ttl_seconds, offer_jobs.expire, str(offer["_id"]))
@@ -59,7 +60,7 @@ async def send(ctx: EventContext, payload: Send) -> dict:
 @event("offer:accept", payload=OfferRef, result=Accepted, who=roles.CONTRACTORS)
 async def accept(ctx: EventContext, payload: OfferRef) -> dict:
     """Accept an offer made to you: the money moves into escrow and the task is yours (`assigned`, or `in_progress` with `autoStart`)."""
-    offer, task, room = await offers.accept(ctx.services.db, payload.offerId, ctx.user_id)
+    offer, task, room = await offers.accept(ctx.services.db, payload.offerId, ctx.user_id, ctx.services.settings.plans)
     await pushes.tasks.offer_updated(ctx.services, offer)
     await pushes.tasks.task_updated(ctx.services, task)
     await pushes.money.wallet_changed(ctx.services, offer["customerId"])

@@ -38,3 +38,17 @@ async def onboard(ctx: EventContext, payload: OnboardPayload) -> dict:
 async def status(ctx: EventContext, payload: NoPayload) -> dict:
     """Where your connected account stands, as Stripe last told us (`account.updated` keeps it current)."""
     return await payout_accounts.of_user(ctx.services.db, None, ctx.user_id)
+
+
+class DashboardLink(BaseModel):
+    url: str = Field(description="a single-use link into your Stripe Express dashboard; it expires within minutes")
+
+
+@event("payouts:dashboard", result=DashboardLink, who=roles.CONTRACTORS)
+async def dashboard(ctx: EventContext, payload: NoPayload) -> dict:
+    """Open your Stripe Express dashboard (payouts, balance, bank details). A new link each call; `invalid_state` until
+    onboarding is finished."""
+    api = ctx.services.payments()
+    account_id = await payout_accounts.dashboard_account(ctx.services.db, ctx.user_id)
+    with answered_as_unavailable():
+        return {"url": await api.dashboard_link(account_id=account_id)}

@@ -97,6 +97,7 @@ async def create(ctx: EventContext, payload: NewTask) -> dict:
         deadline=payload.deadline,
         auto_start=payload.autoStart,
         request=ctx.client_request,
+        plan_policy=ctx.services.settings.plans,
     )
     return {"task": tasks.public(task)}
 

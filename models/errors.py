@@ -30,6 +30,13 @@ ERROR_CODES: dict[str, tuple[int, str]] = {
     "already_applied": (409, "The contractor has already applied to this task."),
     "blocked": (403, "One of the two users blocked the other: no direct room and no messages between them."),
     "payouts_not_enabled": (409, "Withdrawals need a connected Stripe account with payouts enabled (`payouts:onboard`)."),
+    "plan_limit": (
+        403,
+        "Your plan's limit is reached: `details {limit, used, plan, kind}` (`listings` or `partners`; `userId` names whose limit). "
+        "Finish or cancel something, or upgrade (`plan:subscribe`, `plan:portal`).",
+    ),
+    "plan_required": (403, "This needs a plan the caller does not have now; `details.plan` names it (profile add-ons: `elite`)."),
+    "already_subscribed": (409, "The user already has a subscription: change or cancel it in the billing portal (`plan:portal`)."),
     "payload_too_large": (413, "The upload is larger than `MAX_UPLOAD_BYTES`; `details.maxBytes` says how large it may be."),
     "unsupported_type": (415, "The upload's content (not its name or declared type) is not an accepted file type."),
     "rate_limited": (429, "Too many attempts; `details.retryAfter` says how many seconds to wait."),
@@ -37,6 +44,7 @@ ERROR_CODES: dict[str, tuple[int, str]] = {
         503,
         "Payments are not configured on this server (no `STRIPE_SECRET_KEY`/`STRIPE_WEBHOOK_SECRET`) or Stripe could not be reached.",
     ),
+    "plans_unavailable": (503, "Plans are not configured on this server (no `STRIPE_PRICE_PRO`/`STRIPE_PRICE_ELITE`, or no Stripe)."),
     "persistence_unavailable": (
         503,
         "The embedded database cannot make changes durable right now (e.g. the disk is full); nothing was changed. Try again later.",

@@ -79,12 +79,25 @@ async def owned_by(db: Database, session: AsyncClientSession, file_ids: list[str
     return keys
 
 
-async def open_for(db: Database, file_id: str, user_id: str, role: str) -> AsyncGridOut:
+async def owned_pdf(db: Database, session: AsyncClientSession, file_id: str, owner_id: str) -> str:
+    """The id, if it is a PDF this user uploaded (a résumé); otherwise `not_found`."""
+    key = object_id(file_id, "file")
+    if not await db[FILES].count_documents(
+        {"_id": key, "metadata.ownerId": ObjectId(owner_id), "metadata.contentType": "application/pdf"}, session=session
+    ):
+        raise AppError("not_found", "The résumé must be a PDF you uploaded (POST /api/files).")
+    return str(key)
+
+
+async def open_for(db: Database, file_id: str, user_id: str, role: str, *, public: bool = False) -> AsyncGridOut:
+    """`public`: a shown profile refers to the file (`models.profiles.shows_file`), so anyone signed in may read it."""
     key = object_id(file_id, "file")
     try:
         stream = await AsyncGridFSBucket(db.mongo).open_download_stream(key)
     except NoFile:
         raise AppError("not_found", "No such file.") from None
+    if public:
+        return stream
     if not roles.is_admin(role) and str(stream.metadata["ownerId"]) != user_id and not await _attached_for(db, key, user_id):
         raise AppError("not_found", "No such file.")
     return stream

@@ -19,6 +19,7 @@ from models.client_requests import ClientRequest
 from models.db import Database
 from models.errors import AppError
 from models.ids import object_id
+from models.plans import PlanPolicy
 
 COLLECTION = "offers"
 STATUSES = ("pending", "accepted", "rejected", "cancelled", "expired", "completed", "refunded")
@@ -62,8 +63,12 @@ async def send(
     policy: fees.FeePolicy,
     ttl_seconds: float,
     request: ClientRequest | None = None,
+    plan_policy: PlanPolicy | None = None,
 ) -> tuple[dict[str, Any], bool]:
-    """`(offer, created?)`: a retried request gets the offer it made, and nothing is held twice."""
+    """`(offer, created?)`: a retried request gets the offer it made, and nothing is held twice.
+
+    `plan_limit` when accepting it would take either side past its plan's trade partners.
+    """
     offer_id = ObjectId()
 
     async def work(session: AsyncClientSession) -> dict[str, Any]:
@@ -75,6 +80,8 @@ async def send(
             raise AppError("invalid_state", "The task already has a pending offer; cancel it first.", {"status": task["status"]})
         if application["status"] != "pending":
             raise AppError("invalid_state", f"The application is {application['status']}.", {"status": application["status"]})
+        if plan_policy is not None:
+            await tasks.require_partner_room(db, session, task["ownerId"], application["contractorId"], plan_policy)
         await tasks.move(db, session, task["_id"], allowed=("open",), extra={"pendingOfferId": None}, changes={"pendingOfferId": offer_id})
         quote = fees.quote(amount, policy)
         await ledger.post(
@@ -108,12 +115,16 @@ async def send(
     return await client_requests.create_once(db, COLLECTION, request, work)
 
 
-async def accept(db: Database, offer_id: str, contractor_id: str) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any] | None]:
+async def accept(
+    db: Database, offer_id: str, contractor_id: str, plan_policy: PlanPolicy | None = None
+) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any] | None]:
     """`(offer, task, room)` after the hold moved into escrow and the task was assigned (or started, with `autoStart`);
-    `room` is the task's chat room when it was made now."""
+    `room` is the task's chat room when it was made now. `plan_limit` when either side has no room for a new partner."""
 
     async def work(session: AsyncClientSession) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any] | None]:
         offer = await _leave_pending(db, session, offer_id, "accepted", {"contractorId": ObjectId(contractor_id), "expiresAt": {"$gt": clock.now()}})
+        if plan_policy is not None:
+            await tasks.require_partner_room(db, session, offer["customerId"], offer["contractorId"], plan_policy)
         await ledger.post(
             db,
             session,

@@ -14,6 +14,7 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 
 from models import clock, users
 from models.db import Database
+from models.errors import AppError
 
 NOT_CONNECTED = {"accountId": None, "status": "not_connected", "payoutsEnabled": False, "requirementsNeeded": []}
 
@@ -38,6 +39,16 @@ async def of_user(db: Database, session: AsyncClientSession | None, user_id: str
     user = await db[users.COLLECTION].find_one({"_id": ObjectId(user_id)}, {"payouts": 1}, session=session)
     stored = (user or {}).get("payouts") or NOT_CONNECTED
     return {field: stored[field] for field in NOT_CONNECTED}
+
+
+async def dashboard_account(db: Database, user_id: str) -> str:
+    """The connected account whose Express dashboard the user may open: one that finished onboarding (Stripe has its
+    details); otherwise `invalid_state`."""
+    user = await db[users.COLLECTION].find_one({"_id": ObjectId(user_id)}, {"payouts": 1})
+    payouts = (user or {}).get("payouts") or NOT_CONNECTED
+    if not payouts.get("accountId") or not (payouts.get("detailsSubmitted") or payouts.get("status") == "verified"):
+        raise AppError("invalid_state", "Finish Stripe onboarding first (payouts:onboard).", {"status": payouts.get("status")})
+    return payouts["accountId"]
 
 
 async def connect(db: Database, user_id: str, account_id: str) -> dict[str, Any]:
@@ -66,7 +77,12 @@ async def update_from_stripe(
     current = status_of(account)
     user = await db[users.COLLECTION].find_one_and_update(
         {"payouts.accountId": account["id"], "$or": [{"payouts.snapshotTime": None}, {"payouts.snapshotTime": {"$lte": snapshot_time}}]},
-        {"$set": {"payouts": current | {"snapshotTime": snapshot_time, "updatedAt": clock.now()}}},
+        {
+            "$set": {
+                "payouts": current
+                | {"detailsSubmitted": bool(account.get("details_submitted")), "snapshotTime": snapshot_time, "updatedAt": clock.now()}
+            }
+        },
         session=session,
     )
     return (user["_id"], current) if user else None

@@ -13,17 +13,25 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.errors import DuplicateKeyError
 
-from models import clock, deposits, payout_accounts, reconciliation
+from models import clock, deposits, payout_accounts, plans, reconciliation
 from models.db import Database
+from models.plans import PlanPolicy, Retrieved
 
 COLLECTION = "stripe_events"
 PAID_CHECKOUTS = ("checkout.session.completed", "checkout.session.async_payment_succeeded")
 UNPAID_CHECKOUTS = ("checkout.session.async_payment_failed", "checkout.session.expired")
+SUBSCRIPTION_EVENTS = tuple(f"customer.subscription.{change}" for change in ("created", "updated", "deleted", "paused", "resumed"))
+INVOICE_EVENTS = ("invoice.paid", "invoice.payment_failed")
 
 
 @dataclass(frozen=True, slots=True)
 class DepositSettled:
     deposit: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class PlanChanged:
+    user_id: ObjectId
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,7 +47,7 @@ class Unprocessable:
     reason: str
 
 
-type Effect = DepositSettled | PayoutsChanged | Unprocessable | None
+type Effect = DepositSettled | PayoutsChanged | PlanChanged | Unprocessable | None
 
 
 class _Lenient(BaseModel):
@@ -50,9 +58,25 @@ class _Lenient(BaseModel):
 
 class CheckoutObject(_Lenient):
     id: str
+    mode: str | None = None
     payment_status: str | None = None
     payment_intent: str | None = None
+    subscription: str | None = None
     metadata: dict[str, str] | None = None
+
+
+class SubscriptionObject(_Lenient):
+    id: str
+
+
+class InvoiceParent(_Lenient):
+    subscription_details: dict[str, Any] | None = None
+
+
+class InvoiceObject(_Lenient):
+    id: str
+    subscription: str | None = None
+    parent: InvoiceParent | None = None
 
 
 class Requirements(_Lenient):
@@ -68,11 +92,39 @@ class AccountObject(_Lenient):
     requirements: Requirements | None = None
 
 
-SHAPES: dict[str, type[BaseModel]] = {"account.updated": AccountObject} | dict.fromkeys(PAID_CHECKOUTS + UNPAID_CHECKOUTS, CheckoutObject)
+SHAPES: dict[str, type[BaseModel]] = (
+    {"account.updated": AccountObject}
+    | dict.fromkeys(PAID_CHECKOUTS + UNPAID_CHECKOUTS, CheckoutObject)
+    | dict.fromkeys(SUBSCRIPTION_EVENTS, SubscriptionObject)
+    | dict.fromkeys(INVOICE_EVENTS, InvoiceObject)
+)
 
 
-async def apply(db: Database, event: dict[str, Any]) -> tuple[bool, Effect]:
-    """`(first delivery?, effect)`: the effect is what the users concerned should be told."""
+def subscription_id_of(event: dict[str, Any]) -> str | None:
+    """The subscription an event is about, if it is one of the plan events (the route asks Stripe for its current state)."""
+    subject = (event.get("data") or {}).get("object")
+    if not isinstance(subject, dict):
+        return None
+    kind = event.get("type")
+    if kind == "checkout.session.completed" and subject.get("mode") == "subscription":
+        found = subject.get("subscription")
+    elif kind in SUBSCRIPTION_EVENTS:
+        found = subject.get("id")
+    elif kind in INVOICE_EVENTS:
+        details = (subject.get("parent") or {}).get("subscription_details") if isinstance(subject.get("parent"), dict) else None
+        found = subject.get("subscription") or (details.get("subscription") if isinstance(details, dict) else None)
+    else:
+        found = None
+    return found if isinstance(found, str) and found else None
+
+
+async def apply(
+    db: Database, event: dict[str, Any], *, subscription: Retrieved | None = None, plan_policy: PlanPolicy | None = None
+) -> tuple[bool, Effect]:
+    """`(first delivery?, effect)`: the effect is what the users concerned should be told.
+
+    For a plan event, `subscription` is the subscription as Stripe has it now (retrieved by the caller).
+    """
 
     async def work(session: AsyncClientSession) -> tuple[bool, Effect]:
         if await db[COLLECTION].find_one({"_id": event["id"]}, {"_id": 1}, session=session):
@@ -87,6 +139,10 @@ async def apply(db: Database, event: dict[str, Any]) -> tuple[bool, Effect]:
             reason = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'object'}: {e['msg']}" for e in error.errors(include_url=False))[:500]
             await reconciliation.unprocessable_event(db, session, event, reason)
             return True, Unprocessable(reason)
+        if subscription is not None and plan_policy is not None:
+            paid = subject["id"] if event["type"] == "invoice.paid" else None
+            changed = await plans.apply_subscription(db, session, subscription, plan_policy, paid_invoice=paid)
+            return True, changed and PlanChanged(changed)
         return True, await _effect_of(db, session, event | {"data": {"object": subject}})
 
     try:

@@ -16,12 +16,13 @@ from bson import ObjectId
 from pymongo import ReturnDocument
 from pymongo.asynchronous.client_session import AsyncClientSession
 
-from models import client_requests, clock, ledger, roles
+from models import client_requests, clock, ledger, plans, roles
 from models.client_requests import ClientRequest
 from models.db import Database
 from models.errors import AppError
 from models.ids import object_id
 from models.pages import page_of
+from models.plans import PlanPolicy
 
 COLLECTION = "tasks"
 STATUSES = ("open", "assigned", "in_progress", "submitted", "completion_requested", "completed", "cancelled")
@@ -90,8 +91,9 @@ async def create(
     deadline: datetime | None,
     auto_start: bool,
     request: ClientRequest | None = None,
+    plan_policy: PlanPolicy | None = None,
 ) -> tuple[dict[str, Any], bool]:
-    """`(task, created?)`: a retried request gets the task it created the first time."""
+    """`(task, created?)`: a retried request gets the task it created the first time; `plan_limit` past the owner's listings."""
     now = clock.now()
     task = {
         "_id": ObjectId(),
@@ -113,10 +115,43 @@ async def create(
     }
 
     async def work(session: AsyncClientSession) -> dict[str, Any]:
+        if plan_policy is not None:
+            await require_listing_room(db, session, task["ownerId"], plan_policy)
         await db[COLLECTION].insert_one(task, session=session)
         return task
 
     return await client_requests.create_once(db, COLLECTION, request, work)
+
+
+async def listings_of(db: Database, session: AsyncClientSession | None, owner_id: ObjectId) -> int:
+    """Open listings: tasks the user owns that are not completed or cancelled."""
+    return await db[COLLECTION].count_documents({"ownerId": owner_id, "status": {"$in": list(CANCELLABLE)}}, session=session)
+
+
+async def partners_of(db: Database, session: AsyncClientSession | None, user_id: ObjectId) -> set[ObjectId]:
+    """The distinct counterparties of the user's trades underway, as customer or contractor."""
+    found = db[COLLECTION].find(
+        {"$or": [{"ownerId": user_id}, {"contractorId": user_id}], "status": {"$in": list(FUNDED)}},
+        {"ownerId": 1, "contractorId": 1},
+        session=session,
+    )
+    return {task["contractorId"] if task["ownerId"] == user_id else task["ownerId"] async for task in found}
+
+
+async def usage(db: Database, user_id: ObjectId) -> dict[str, int]:
+    return {"listings": await listings_of(db, None, user_id), "partners": len(await partners_of(db, None, user_id))}
+
+
+async def require_listing_room(db: Database, session: AsyncClientSession, owner_id: ObjectId, policy: PlanPolicy) -> None:
+    owner = await plans.guard(db, session, owner_id)
+    plans.refuse_listing(plans.effective_tier(owner.get("subscription"), policy), await listings_of(db, session, owner_id), policy)
+
+
+async def require_partner_room(db: Database, session: AsyncClientSession, customer_id: ObjectId, contractor_id: ObjectId, policy: PlanPolicy) -> None:
+    """Both sides' partner limits, in the transaction that would make them trade (offer sent, offer accepted)."""
+    for user_id, other in ((customer_id, contractor_id), (contractor_id, customer_id)):
+        user = await plans.guard(db, session, user_id)
+        plans.refuse_partner(user_id, plans.effective_tier(user.get("subscription"), policy), await partners_of(db, session, user_id), other, policy)
 
 
 async def get(db: Database, session: AsyncClientSession | None, task_id: str | ObjectId) -> dict[str, Any]:

@@ -1,5 +1,6 @@
 """User documents: identity, role and public profile."""
 
+import re
 from typing import Any
 
 from bson import ObjectId
@@ -11,6 +12,7 @@ from models import clock, roles
 from models.db import Database
 from models.errors import AppError
 from models.ids import object_id
+from models.pages import page_of
 
 COLLECTION = "users"
 
@@ -113,3 +115,12 @@ async def update_profile(db: Database, user_id: str, changes: dict[str, Any]) ->
     if user is None:
         raise AppError("not_found", "No such user.")
     return user
+
+
+async def search(db: Database, text: str | None, extra: dict[str, Any], *, page: int, limit: int) -> tuple[list[dict[str, Any]], dict[str, int]]:
+    """Users whose name or email contains `text` (case-insensitive), newest first, narrowed by `extra` (a filter)."""
+    query = dict(extra)
+    if text:
+        pattern = {"$regex": re.escape(text), "$options": "i"}
+        query = {"$and": [query, {"$or": [{"name": pattern}, {"emailKey": pattern}]}]}
+    return await page_of(db[COLLECTION], query, sort=[("createdAt", -1), ("_id", -1)], page=page, limit=limit)

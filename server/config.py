@@ -5,6 +5,8 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from models.plans import PlanPolicy
+
 
 class Settings(BaseSettings):
     """Every knob the server has; the README lists them with their defaults."""
@@ -48,6 +50,14 @@ class Settings(BaseSettings):
     mail_from: str = "Marketplace <no-reply@localhost>"
     email_token_ttl_seconds: int = Field(default=86_400, gt=0)
     reset_token_ttl_seconds: int = Field(default=1_800, gt=0)
+    stripe_price_pro: str | None = None
+    stripe_price_elite: str | None = None
+    free_listing_limit: int = Field(default=1, ge=0, le=1_000_000)
+    free_partner_limit: int = Field(default=1, ge=0, le=1_000_000)
+    pro_listing_limit: int = Field(default=3, ge=0, le=1_000_000)
+    pro_partner_limit: int = Field(default=3, ge=0, le=1_000_000)
+    plan_grace_seconds: float = Field(default=259_200, ge=0)
+    elite_monthly_boosts: int = Field(default=3, ge=0, le=1_000)
     firebase_project_id: str | None = None
     firebase_jwks_url: str = "https://www.googleapis.com/service_accounts/v1/jwk/securetoken@system.gserviceaccount.com"
     app_return_url: str | None = None
@@ -62,6 +72,14 @@ class Settings(BaseSettings):
     reconcile_seconds: float = Field(default=600.0, gt=0)
     reconcile_min_age_seconds: float = Field(default=60.0, ge=0)
     reconcile_lookback_seconds: float = Field(default=30 * 24 * 3600, gt=0)
+
+    @property
+    def plans(self) -> PlanPolicy:
+        return PlanPolicy(
+            free_listings=self.free_listing_limit, free_partners=self.free_partner_limit, pro_listings=self.pro_listing_limit,
+            pro_partners=self.pro_partner_limit, grace_seconds=self.plan_grace_seconds, elite_monthly_boosts=self.elite_monthly_boosts,
+            price_pro=self.stripe_price_pro, price_elite=self.stripe_price_elite,
+        )  # fmt: skip
 
     @property
     def embedded_db(self) -> bool:

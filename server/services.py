@@ -61,6 +61,12 @@ class Services:
         self.require_payments()
         return self.stripe
 
+    def billing(self) -> StripeApi:
+        """Stripe for plans: `plans_unavailable` without Stripe or without both plans' price ids."""
+        if self.stripe is None or not self.settings.plans.available:
+            raise AppError("plans_unavailable", "Plans are not configured on this server.")
+        return self.stripe
+
 
 def auth_policy(settings: Settings) -> AuthPolicy:
     return AuthPolicy(

@@ -47,6 +47,8 @@ class FakeStripe:
     calls: list[Call] = field(default_factory=list)
     transfers: dict[str, dict] = field(default_factory=dict)
     sessions: dict[str, dict] = field(default_factory=dict)
+    customers: dict[str, dict] = field(default_factory=dict)
+    subscriptions: dict[str, dict] = field(default_factory=dict)
     failures: dict[str, list[int]] = field(default_factory=lambda: defaultdict(list))
     holds: dict[str, threading.Event] = field(default_factory=dict)
     _replies: dict[str, tuple[int, dict]] = field(default_factory=dict)
@@ -75,6 +77,34 @@ class FakeStripe:
     def expire(self, session_id: str) -> dict:
         self.sessions[session_id] |= {"status": "expired"}
         return self.sessions[session_id]
+
+    def subscribe(self, session_id: str, price: str, *, status: str = "active", period_seconds: int = 30 * 86400) -> dict:
+        """The customer paid on a subscription Checkout page: Stripe made the subscription (no webhook is sent)."""
+        session = self.sessions[session_id]
+        subscription = {
+            "id": f"sub_{uuid.uuid4().hex[:14]}", "object": "subscription", "customer": session["customer"], "status": status,
+            "metadata": session["_subscription_metadata"], "cancel_at_period_end": False, "latest_invoice": f"in_{uuid.uuid4().hex[:14]}",
+            "items": {"object": "list", "data": [{"id": f"si_{uuid.uuid4().hex[:14]}", "object": "subscription_item", "price": {"id": price},
+                                                  "current_period_end": int(time.time()) + period_seconds}]},
+            "_account": session["_account"],
+        }  # fmt: skip
+        self.subscriptions[subscription["id"]] = subscription
+        session |= {"status": "complete", "payment_status": "paid", "subscription": subscription["id"]}
+        return _public(subscription)
+
+    def change_subscription(self, subscription_id: str, *, price: str | None = None, period_seconds: int | None = None,
+                            new_invoice: bool = False, **fields: Any) -> dict:  # fmt: skip
+        """What Stripe now reports of a subscription (status, cancel_at_period_end, its price or period, a new invoice)."""
+        subscription = self.subscriptions[subscription_id]
+        subscription |= fields
+        item = subscription["items"]["data"][0]
+        if price is not None:
+            item["price"] = {"id": price}
+        if period_seconds is not None:
+            item["current_period_end"] = int(time.time()) + period_seconds
+        if new_invoice:
+            subscription["latest_invoice"] = f"in_{uuid.uuid4().hex[:14]}"
+        return _public(subscription)
 
     def transfer_outside_our_books(self, api_key: str, amount: int, group: str) -> dict:
         """A transfer under the account's keys that the server never made (or forgot), as reconciliation must find."""
@@ -148,6 +178,11 @@ class FakeStripe:
                 "url": f"https://checkout.stripe.test/pay/cs_test_{token}",
                 "metadata": params.get("metadata", {}),
                 "client_reference_id": params.get("client_reference_id"),
+                "mode": params.get("mode", "payment"),
+                "customer": params.get("customer"),
+                "subscription": None,
+                "line_items": params.get("line_items"),
+                "_subscription_metadata": (params.get("subscription_data") or {}).get("metadata", {}),
                 "status": "open",
                 "payment_status": "unpaid",
                 "payment_intent": None,
@@ -161,6 +196,23 @@ class FakeStripe:
             if session is None or session["_account"] != account:
                 return 404, {"error": {"type": "invalid_request_error", "message": "No such checkout.session", "code": "resource_missing"}}
             return 200, _public(session)
+        if path == "/v1/customers" and method == "POST":
+            customer = {"id": f"cus_{token}", "object": "customer", "email": params.get("email"), "metadata": params.get("metadata", {})}
+            self.customers[customer["id"]] = customer | {"_account": account}
+            return 200, customer
+        if path.startswith("/v1/subscriptions/") and method == "GET":
+            subscription = self.subscriptions.get(path.rsplit("/", 1)[1])
+            if subscription is None or subscription["_account"] != account:
+                return 404, {"error": {"type": "invalid_request_error", "message": "No such subscription", "code": "resource_missing"}}
+            return 200, _public(subscription)
+        if path == "/v1/billing_portal/sessions" and method == "POST":
+            if params.get("customer") not in self.customers:
+                return 400, {"error": {"type": "invalid_request_error", "message": "No such customer", "code": "resource_missing"}}
+            return 200, {"id": f"bps_{token}", "object": "billing_portal.session", "url": f"https://billing.stripe.test/p/session/{token}",
+                         "customer": params["customer"], "return_url": params.get("return_url")}  # fmt: skip
+        if path.startswith("/v1/accounts/") and path.endswith("/login_links") and method == "POST":
+            account_id = path.split("/")[3]
+            return 200, {"object": "login_link", "url": f"https://connect.stripe.test/express/{account_id}/{token}", "created": int(time.time())}
         if path == "/v1/accounts":
             return 200, {"id": f"acct_{token}", "object": "account", "payouts_enabled": False, "details_submitted": False}
         if path == "/v1/account_links":

@@ -63,6 +63,10 @@ class ServerProcess:
                 "BCRYPT_ROUNDS": "4",
                 "LOG_LEVEL": "INFO",
                 "MONGODB_DB": self.database,
+                # Plans limit what a free account may list and trade; tests about other things are not limited by them
+                # (tests/test_plans.py sets the real defaults back).
+                "FREE_LISTING_LIMIT": "1000",
+                "FREE_PARTNER_LIMIT": "1000",
             }
             | self.env
         )

@@ -7,7 +7,7 @@ the name under which RQ stores it comes from here, so no job name is typed anywh
 from collections.abc import Awaitable, Callable
 
 from server.config import Settings
-from workers import mail, offers, payouts, reconciliation
+from workers import mail, offers, payouts, plans, reconciliation
 
 type Job = Callable[..., Awaitable[object]]
 
@@ -17,6 +17,7 @@ JOBS: dict[str, Job] = {
     "expire_offer": offers.expire,
     "expire_offers": offers.sweep,
     "reconcile": reconciliation.reconcile,
+    "plan_grace_ended": plans.grace_ended,
     "mail_verification": mail.verification,
     "mail_password_reset": mail.password_reset,
     "mail_password_changed": mail.password_changed,

@@ -5,6 +5,8 @@
   missed webhook still credits, exactly once); expired → failed. One that never got a
   session (the server stopped in between) is failed after an hour: nobody had a page to pay on.
 - Payouts not yet `paid` or `failed` are resumed, as the resume sweep does.
+- Subscriptions whose stored status is not final are read again from Stripe, so a missed
+  plan webhook is healed (and `plan:updated` pushed).
 - Transfers Stripe made under our keys since the last scan are matched to our payouts;
   one that does not match is reported to the admins (`admin:queue {kind: "reconciliation"}`)
   and logged, never paid again or reversed by the server.
@@ -16,9 +18,10 @@ from datetime import timedelta
 
 import stripe
 
-from models import clock, deposits, reconciliation
+from models import clock, deposits, plans, reconciliation
 from server import pushes
 from workers import payouts
+from workers import plans as plan_jobs
 
 log = logging.getLogger(__name__)
 UNSTARTED_DEPOSIT_SECONDS = 3600
@@ -31,13 +34,14 @@ class Findings:
     failed: list[str] = field(default_factory=list)
     abandoned: list[str] = field(default_factory=list)
     reported: list[dict] = field(default_factory=list)
+    plans: list[str] = field(default_factory=list)
     open_items: int = 0
     skipped: str | None = None
 
     @property
     def disagreed(self) -> bool:
         """The books and Stripe did not agree: a webhook was missed, or a transfer is unaccounted for (now or still open)."""
-        return bool(self.credited or self.failed or self.reported or self.open_items)
+        return bool(self.credited or self.failed or self.reported or self.plans or self.open_items)
 
     def summary(self) -> str:
         if self.skipped:
@@ -46,6 +50,7 @@ class Findings:
         lines += [f"  deposit credited (its webhook never came): {deposit}" for deposit in self.credited]
         lines += [f"  deposit failed (its Checkout Session expired): {deposit}" for deposit in self.failed]
         lines += [f"  deposit abandoned (no Checkout Session was ever made): {deposit}" for deposit in self.abandoned]
+        lines += [f"  plan updated (a subscription webhook never came): user {user}" for user in self.plans]
         lines += [f"  {item['kind']}: {item['transferId']} ({item['amount']} {item['currency']})" for item in self.reported]
         if self.open_items:
             lines.append(f"  reconciliation items open for the admins: {self.open_items} (admin:reconciliations)")
@@ -61,6 +66,7 @@ async def reconcile(services) -> Findings:
     try:
         await _deposits(services, findings, min_age=settings.reconcile_min_age_seconds)
         await payouts.resume(services)
+        await _subscriptions(services, findings)
         await _transfers(services, findings, lookback=settings.reconcile_lookback_seconds)
         findings.open_items = await reconciliation.open_count(services.db)
     except stripe.StripeError as error:
@@ -69,6 +75,7 @@ async def reconcile(services) -> Findings:
     if findings.disagreed:
         log.warning("reconciliation found disagreements", extra={
             "credited": findings.credited, "failed": findings.failed, "reported": [item["_id"] for item in findings.reported],
+            "plans": findings.plans,
         })  # fmt: skip
     return findings
 
@@ -89,6 +96,23 @@ async def _deposits(services, findings: Findings, *, min_age: float) -> None:
         settled = await deposits.settle(services.db, deposit["_id"], paid=False, stripe_refs={"reconciled": True, "neverStarted": True})
         if settled is not None:
             findings.abandoned.append(str(deposit["_id"]))
+
+
+async def _subscriptions(services, findings: Findings) -> None:
+    for user in await plans.users_to_reread(services.db):
+        read_at = clock.now()
+        try:
+            if (subscription_id := plans.live_subscription_id(user)) is None:
+                subscription_id = (await services.stripe.checkout_outcome(user["planCheckout"]["sessionId"])).subscription
+            if subscription_id is None:
+                continue
+            retrieved = plans.Retrieved(await services.stripe.subscription(subscription_id), read_at)
+        except stripe.InvalidRequestError as error:
+            log.warning("a stored subscription Stripe does not know", extra={"userId": str(user["_id"]), "stripeError": error.code})
+            continue
+        if (changed := await plans.heal(services.db, retrieved, services.settings.plans)) is not None:
+            findings.plans.append(str(changed))
+            await plan_jobs.changed(services, changed)
 
 
 async def _transfers(services, findings: Findings, *, lookback: float) -> None:

@@ -250,3 +250,86 @@ class Notification(Shape):
     data: dict = Field(description="the push's payload, as it was sent")
     read: bool
     createdAt: str
+
+
+class PlanLimits(Shape):
+    listings: int | None = Field(description="open listings allowed; null: unlimited")
+    partners: int | None = Field(description="trade partners at a time; null: unlimited")
+
+
+class PlanUsage(Shape):
+    listings: int
+    partners: int
+
+
+class PlanView(Shape):
+    plan: Literal["free", "pro", "elite"] = Field(description="what the subscription grants now (`past_due` keeps it for the grace period)")
+    status: str | None = Field(description="the Stripe subscription's status (`active`, `past_due`, `canceled`, …); null: never subscribed")
+    priceId: str | None
+    currentPeriodEnd: str | None
+    cancelAtPeriodEnd: bool
+    limits: PlanLimits
+    usage: PlanUsage
+    boostCredits: int = Field(description="Elite: free boosts left this period (they expire at its end)")
+
+
+class PortfolioItem(Shape):
+    title: str
+    description: str | None
+    url: str | None
+    fileIds: list[str]
+
+
+class SocialLink(Shape):
+    url: str
+    label: str | None
+
+
+class ProfileAddOns(Shape):
+    resumeFileId: str | None
+    portfolio: list[PortfolioItem]
+    socialLinks: list[SocialLink]
+
+
+class PublicProfile(Shape):
+    id: str
+    name: str
+    bio: str
+    skills: list[str]
+    role: str
+    plan: Literal["free", "pro", "elite"]
+    badges: list[str] = Field(description="`verified` while the user's Elite plan is active")
+    identityVerified: bool = Field(description="Stripe verified the user's identity (payouts status `verified`)")
+    memberSince: str
+    completedTasks: int
+    addOns: ProfileAddOns | None = Field(description="Elite's résumé, portfolio and links; shown only while Elite is active")
+
+
+class PublicProfileResult(Shape):
+    profile: PublicProfile
+
+
+class AdminUserRow(Shape):
+    id: str
+    name: str
+    email: str
+    role: str
+    plan: Literal["free", "pro", "elite"]
+    frozen: bool
+    createdAt: str
+
+
+class AdminUsersPage(Shape):
+    users: list[AdminUserRow]
+    pagination: Pagination
+
+
+class AdminUserDetail(Shape):
+    user: Profile
+    profile: PublicProfile
+    plan: PlanView
+    subscriptionId: str | None
+    stripeCustomerId: str | None
+    frozen: bool
+    wallet: Wallet | None = Field(description="null for an account without a wallet")
+    payouts: PayoutsStatus

@@ -3,8 +3,9 @@
 import re
 
 from aiohttp import BodyPartReader, web
+from bson import ObjectId
 
-from models import files
+from models import files, profiles
 from models.accounts import Identity
 from models.errors import AppError, ok
 
@@ -53,7 +54,10 @@ async def upload(request: web.Request) -> web.Response:
 async def download(request: web.Request) -> web.StreamResponse:
     """Only to the uploader, the participants of a task it was submitted to, and admins; anyone else gets `not_found`."""
     claims = await bearer(request)
-    stream = await files.open_for(request.app["services"].db, request.match_info["file_id"], claims.user_id, claims.role)
+    services = request.app["services"]
+    file_id = request.match_info["file_id"]
+    public = ObjectId.is_valid(file_id) and await profiles.shows_file(services.db, ObjectId(file_id), services.settings.plans)
+    stream = await files.open_for(services.db, file_id, claims.user_id, claims.role, public=public)
     response = web.StreamResponse(
         headers={
             "Content-Type": stream.metadata["contentType"],

@@ -10,9 +10,11 @@ import stripe
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from models import stripe_events
+from models import clock, plans, stripe_events
 from models.errors import AppError, ok
+from server.infra.stripe_api import answered_as_unavailable
 from server.pushes import money
+from workers import plans as plan_jobs
 
 log = logging.getLogger("server.stripe")
 routes = web.RouteTableDef()
@@ -54,13 +56,20 @@ async def stripe_webhook(request: web.Request) -> web.Response:
     except (orjson.JSONDecodeError, ValidationError) as error:
         log.warning("stripe event ignored: not an event we can read", extra={"error": type(error).__name__})
         return web.json_response(ok({"received": True, "duplicate": False, "ignored": True}))
-    first, effect = await stripe_events.apply(services.db, event)
+    subscription = None
+    if (subscription_id := stripe_events.subscription_id_of(event)) and services.stripe is not None:
+        read_at = clock.now()
+        with answered_as_unavailable():
+            subscription = plans.Retrieved(await services.stripe.subscription(subscription_id), read_at)
+    first, effect = await stripe_events.apply(services.db, event, subscription=subscription, plan_policy=settings.plans)
     log.info("stripe event", extra={"eventId": event["id"], "type": event["type"], "duplicate": not first, "effect": type(effect).__name__})
     match effect:
         case stripe_events.DepositSettled(deposit):
             await money.deposit_settled(services, deposit)
         case stripe_events.PayoutsChanged(user_id, payouts):
             await money.payouts_changed(services, user_id, payouts)
+        case stripe_events.PlanChanged(user_id):
+            await plan_jobs.changed(services, user_id)
         case stripe_events.Unprocessable(reason):
             log.warning("stripe event ignored: its object lacks what we need", extra={"eventId": event["id"], "reason": reason})
             return web.json_response(ok({"received": True, "duplicate": False, "ignored": True}))
@@ -77,6 +86,18 @@ async def checkout_success(request: web.Request) -> web.Response:
 @routes.get("/api/checkout/cancel")
 async def checkout_cancel(request: web.Request) -> web.Response:
     return _back_to_app(request, "cancel", "Payment cancelled", "Nothing was charged. You can return to the app.")
+
+
+@routes.get("/api/plans/success")
+async def plan_success(request: web.Request) -> web.Response:
+    return _back_to_app(
+        request, "subscribed", "Subscription started", "Your plan is active as soon as Stripe confirms the payment. You can return to the app."
+    )
+
+
+@routes.get("/api/plans/cancel")
+async def plan_cancel(request: web.Request) -> web.Response:
+    return _back_to_app(request, "cancel", "Subscription cancelled", "Nothing was charged. You can return to the app.")
 
 
 def _back_to_app(request: web.Request, outcome: str, title: str, message: str) -> web.Response:

@@ -51,6 +51,8 @@ class CheckoutOutcome:
     payment_status: str
     """`paid`, `unpaid` or `no_payment_required`."""
     payment_intent: str | None
+    subscription: str | None = None
+    """A subscription-mode session's subscription, once paid."""
 
 
 class StripeApi:
@@ -121,7 +123,9 @@ class StripeApi:
     async def checkout_outcome(self, session_id: str) -> CheckoutOutcome:
         """Where a Checkout Session stands now, as the reconciliation asks when a webhook may have been missed."""
         session = (await self._client.v1.checkout.sessions.retrieve_async(session_id)).to_dict()
-        return CheckoutOutcome(session["id"], session["status"], session["payment_status"], session.get("payment_intent"))
+        return CheckoutOutcome(
+            session["id"], session["status"], session["payment_status"], session.get("payment_intent"), session.get("subscription")
+        )
 
     async def transfers_since(self, created_from: int) -> AsyncIterator[dict[str, Any]]:
         """Every transfer made on this account at or after `created_from` (a Unix time), page by page."""
@@ -132,6 +136,35 @@ class StripeApi:
                 "id": transfer["id"], "amount": transfer["amount"], "currency": transfer["currency"], "destination": transfer.get("destination"),
                 "transferGroup": transfer.get("transfer_group"), "metadata": transfer.get("metadata") or {}, "created": transfer["created"],
             }  # fmt: skip
+
+    async def customer(self, *, user_id: str, email: str, name: str) -> str:
+        """The user's Stripe Customer: the key makes two racing first calls get the same one."""
+        customer = await self._client.v1.customers.create_async(
+            {"email": email, "name": name, "metadata": {"userId": user_id}}, {"idempotency_key": f"customer:{user_id}"}
+        )
+        return customer.id
+
+    async def subscription_checkout(self, *, user_id: str, customer_id: str, price_id: str, success_url: str, cancel_url: str) -> CheckoutSession:
+        session = await self._client.v1.checkout.sessions.create_async({
+            "mode": "subscription", "customer": customer_id, "client_reference_id": user_id,
+            "line_items": [{"price": price_id, "quantity": 1}],
+            "subscription_data": {"metadata": {"userId": user_id}}, "metadata": {"userId": user_id},
+            "success_url": success_url, "cancel_url": cancel_url,
+        })  # fmt: skip
+        return CheckoutSession(session.id, session.url)
+
+    async def subscription(self, subscription_id: str) -> dict[str, Any]:
+        """The subscription as Stripe has it now (events arrive in any order; this is the truth)."""
+        return (await self._client.v1.subscriptions.retrieve_async(subscription_id)).to_dict()
+
+    async def billing_portal(self, *, customer_id: str, return_url: str) -> str:
+        session = await self._client.v1.billing_portal.sessions.create_async({"customer": customer_id, "return_url": return_url})
+        return session.url
+
+    async def dashboard_link(self, *, account_id: str) -> str:
+        """A single-use link into the connected account's Express dashboard."""
+        link = await self._client.v1.accounts.login_links.create_async(account_id)
+        return link.url
 
     async def find_transfer(self, *, payout_id: str) -> str | None:
         """Whether a payout's transfer exists, even after the idempotency key's 24 hours have passed."""

@@ -4,7 +4,7 @@ from pydantic import Field
 
 from models import users
 from server.gateway.events import NoPayload, push
-from server.gateway.shapes import ProfileResult, Shape
+from server.gateway.shapes import PlanView, ProfileResult, Shape
 from server.pushes.delivery import deliver
 
 
@@ -16,6 +16,12 @@ class Revoked(Shape):
     )
 
 
+PLAN_UPDATED = push(
+    "plan:updated",
+    PlanView,
+    "Your plan changed (subscribed, renewed, payment failed, cancelled, Elite credits granted): the `plan:get` data.",
+    stored=True,
+)
 ME_UPDATED = push(
     "me:updated", ProfileResult, "The caller's profile changed (pushed to all of that user's sockets, so a second device stays current)."
 )
@@ -33,6 +39,10 @@ async def profile_changed(services, user: dict) -> dict:
     view = {"user": users.public(user)}
     await deliver(services, ME_UPDATED, view, users=[user["_id"]])
     return view
+
+
+async def plan_updated(services, user_id, view: dict) -> None:
+    await deliver(services, PLAN_UPDATED, view, users=[user_id])
 
 
 async def session_expired(services, sid: str) -> None:

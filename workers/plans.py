@@ -1,0 +1,27 @@
+"""Telling users their plan changed: after a webhook or reconciliation stored news from Stripe, and when a past-due
+subscription's grace period ends (nothing arrives from Stripe then; the plan lapses by time)."""
+
+from datetime import datetime
+
+from bson import ObjectId
+
+from models import clock, plans, tasks, users
+from server import pushes
+
+
+async def changed(services, user_id: ObjectId) -> None:
+    """Push `plan:updated`; a subscription now past due also gets a job at the end of its grace period."""
+    user = await users.get(services.db, str(user_id))
+    policy = services.settings.plans
+    await pushes.account.plan_updated(services, user_id, plans.view(user, policy, await tasks.usage(services.db, user_id)))
+    if (ends := plans.grace_ends_at(user, policy)) is not None:
+        delay = max((ends - clock.now()).total_seconds(), 0) + 1
+        await services.jobs.enqueue_in(delay, grace_ended, str(user_id), user["subscription"]["pastDueSince"].isoformat())
+
+
+async def grace_ended(services, user_id: str, past_due_since: str) -> None:
+    """Job: the user's past-due grace is over and the payment never came: tell them they are on `free` now (once)."""
+    if await plans.end_grace(services.db, ObjectId(user_id), datetime.fromisoformat(past_due_since)):
+        user = await users.get(services.db, user_id)
+        view = plans.view(user, services.settings.plans, await tasks.usage(services.db, user["_id"]))
+        await pushes.account.plan_updated(services, user["_id"], view)
