@@ -1,5 +1,20 @@
 """Thin event handlers, one module per area; importing this package registers them all."""
 
-from handlers import admin, chat, me, notifications, offers, payouts, plans, profiles, session, system, tasks, wallet
+from handlers import admin, boosts, chat, me, notifications, offers, payouts, plans, profiles, referrals, session, system, tasks, wallet
 
-__all__ = ["admin", "chat", "me", "notifications", "offers", "payouts", "plans", "profiles", "session", "system", "tasks", "wallet"]
+__all__ = [
+    "admin",
+    "boosts",
+    "chat",
+    "me",
+    "notifications",
+    "offers",
+    "payouts",
+    "plans",
+    "profiles",
+    "referrals",
+    "session",
+    "system",
+    "tasks",
+    "wallet",
+]

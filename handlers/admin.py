@@ -149,9 +149,11 @@ async def list_completions(ctx: EventContext, payload: CompletionsQuery) -> dict
 
 @event("admin:completion:approve", payload=RequestRef, result=CompletionDecision, who=roles.ADMINS)
 async def approve_completion(ctx: EventContext, payload: RequestRef) -> dict:
-    """Approve: escrow pays the contractor `contractorPayout` and the platform its fees; task and offer become `completed`."""
-    request, task = await completions.approve(ctx.services.db, payload.requestId, ctx.user_id)
+    """Approve: escrow pays the contractor `contractorPayout` and the platform its fees; task and offer become `completed`.
+    A referred side's first completed task pays the referral rewards (`referral:rewarded`)."""
+    request, task, rewarded = await completions.approve(ctx.services.db, payload.requestId, ctx.user_id, ctx.services.settings.referrals)
     await pushes.money.wallet_changed(ctx.services, task["contractorId"])
+    await pushes.money.referral_rewarded(ctx.services, rewarded)
     return await _decided(ctx, request, task)
 
 

@@ -5,10 +5,10 @@ from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, Field
 
-from models import profiles
+from models import profiles, search
 from server.gateway.dispatch import EventContext
 from server.gateway.events import Id, Payload, Visible, event
-from server.gateway.shapes import PublicProfileResult
+from server.gateway.shapes import ContractorsPage, PageQuery, PublicProfileResult
 
 MAX_PORTFOLIO_ITEMS = 20
 MAX_SOCIAL_LINKS = 10
@@ -45,6 +45,21 @@ class UpdatePayload(Payload):
     resumeFileId: Id | None = Field(default=None, description="a PDF you uploaded; `null` removes it")
     portfolio: list[PortfolioEntry] | None = Field(default=None, max_length=MAX_PORTFOLIO_ITEMS, description="replaces the whole portfolio")
     socialLinks: list[LinkEntry] | None = Field(default=None, max_length=MAX_SOCIAL_LINKS, description="replaces all links")
+
+
+class PeopleQuery(PageQuery):
+    tags: list[Annotated[str, Field(min_length=1, max_length=40)]] = Field(default=[], max_length=20, description="skills wanted (any of)")
+    q: str | None = Field(default=None, min_length=1, max_length=100, description="text in the name or bio")
+
+
+@event("users:search", payload=PeopleQuery, result=ContractorsPage, budget=None)
+async def search_people(ctx: EventContext, payload: PeopleQuery) -> dict:
+    """Contractors whose skills share the tags (most shared first) or whose name or bio contains `q`; among equals Elite
+    first, then identity-verified, then most completed tasks. Items are public profiles with `matchedSkills`."""
+    services = ctx.services
+    return await search.contractors(
+        services.db, services.settings.plans, tags=payload.tags, text=payload.q, exclude=[], page=payload.page, limit=payload.limit
+    )
 
 
 @event("profile:get", payload=ProfileRef, result=PublicProfileResult, budget=None)

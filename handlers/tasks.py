@@ -4,12 +4,23 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, StrictBool, StrictInt
 
-from models import applications, cancellations, completions, roles, tasks
+from models import applications, boosts, cancellations, completions, roles, search, tasks
 from server import pushes
 from server.gateway.dispatch import EventContext
 from server.gateway.events import Id, Instant, Payload, Retryable, Visible, event
 from server.gateway.rooms import task_room
-from server.gateway.shapes import Application, ApplicationResult, CompletionRequest, PageQuery, Pagination, Task, TaskResult
+from server.gateway.shapes import (
+    Application,
+    ApplicationResult,
+    CompletionRequest,
+    ListedTask,
+    MatchedContractor,
+    PageQuery,
+    Pagination,
+    RecommendedTask,
+    Task,
+    TaskResult,
+)
 
 Tag = Annotated[str, Field(min_length=1, max_length=40)]
 Reason = Annotated[str, Field(min_length=1, max_length=1000), Visible]
@@ -62,8 +73,22 @@ class Cancel(TaskRef):
 
 
 class TaskPage(BaseModel):
-    tasks: list[Task]
+    tasks: list[ListedTask]
     pagination: Pagination
+
+
+class RecommendedPage(BaseModel):
+    tasks: list[RecommendedTask]
+    pagination: Pagination
+
+
+class CandidatesQuery(Payload):
+    taskId: Id
+    limit: Annotated[StrictInt, Field(ge=1, le=100)] = 20
+
+
+class CandidatesPage(BaseModel):
+    users: list[MatchedContractor]
 
 
 class ApplicationList(BaseModel):
@@ -104,9 +129,12 @@ async def create(ctx: EventContext, payload: NewTask) -> dict:
 
 @event("task:list", payload=TaskQuery, result=TaskPage, budget=None)
 async def list_tasks(ctx: EventContext, payload: TaskQuery) -> dict:
-    """Browse tasks, newest first, by status, tags (any of), text, or your own."""
-    return await tasks.listing(
-        ctx.services.db,
+    """Browse tasks by status, tags (any of, case-insensitive), text, or your own (`mine`: newest created first). Otherwise
+    page 1 starts with up to `FEATURED_SLOTS` featured tasks matching the filters (`featured: true`, taking turns), then
+    the rest by `rankedAt` (newest or last bumped first)."""
+    services = ctx.services
+    return await search.task_page(
+        services.db,
         (ctx.user_id, ctx.role),
         status=payload.status,
         tags=payload.tags,
@@ -114,13 +142,30 @@ async def list_tasks(ctx: EventContext, payload: TaskQuery) -> dict:
         mine=payload.mine,
         page=payload.page,
         limit=payload.limit,
+        slots=services.settings.featured_slots,
     )
+
+
+@event("task:recommended", payload=PageQuery, result=RecommendedPage, who=roles.CONTRACTORS, budget=None)
+async def recommended(ctx: EventContext, payload: PageQuery) -> dict:
+    """Open tasks for you: most of your skills among their tags first, then featured, then newest; not your own, not
+    ones you applied to. Without skills (`me:update`), the default ordering."""
+    return await search.recommended(ctx.services.db, ctx.user_id, page=payload.page, limit=payload.limit)
+
+
+@event("task:candidates", payload=CandidatesQuery, result=CandidatesPage, who=roles.CUSTOMERS, budget=None)
+async def candidates(ctx: EventContext, payload: CandidatesQuery) -> dict:
+    """Contractors for your task's tags, ranked as `users:search` ranks them, leaving out who already applied."""
+    found = await search.candidates(ctx.services.db, payload.taskId, ctx.user_id, ctx.services.settings.plans, limit=payload.limit)
+    return {"users": found["users"]}
 
 
 @event("task:get", payload=TaskRef, result=TaskResult, budget=None)
 async def get(ctx: EventContext, payload: TaskRef) -> dict:
-    """One task; the delivery and the reasons only to its participants and admins."""
-    return {"task": tasks.public(await tasks.get(ctx.services.db, None, payload.taskId), (ctx.user_id, ctx.role))}
+    """One task; the delivery and the reasons only to its participants and admins. Counts a view for its running boosts."""
+    task = await tasks.get(ctx.services.db, None, payload.taskId)
+    await boosts.count_view(ctx.services.db, task, ctx.user_id)
+    return {"task": tasks.public(task, (ctx.user_id, ctx.role))}
 
 
 @event("task:update", payload=TaskChanges, result=TaskResult, who=roles.CUSTOMERS)

@@ -13,7 +13,7 @@ from typing import Any
 from bson import ObjectId
 from pymongo.asynchronous.client_session import AsyncClientSession
 
-from models import access_tokens, clock, email_tokens, ledger, login_limits, refresh_tokens, roles, sessions, users
+from models import access_tokens, clock, email_tokens, ledger, login_limits, referrals, refresh_tokens, roles, sessions, users
 from models.db import Database
 from models.errors import AppError
 from models.passwords import hash_password, verify_password
@@ -66,11 +66,13 @@ class Accounts:
         self.db = db
         self.policy = policy
 
-    async def register(self, *, name: str, email: str, password: str, role: str, client: Client) -> dict[str, Any]:
+    async def register(self, *, name: str, email: str, password: str, role: str, client: Client, referral_code: str | None = None) -> dict[str, Any]:
+        """`referral_code`: whose referral this account came with (`400 invalid_referral_code` if no one's, or one's own)."""
         password_hash = await hash_password(password, self.policy.bcrypt_rounds)
 
         async def work(session: AsyncClientSession) -> dict[str, Any]:
-            user = await users.insert(self.db, session, name=name, email=email, password_hash=password_hash, role=role)
+            referred_by = await referrals.referrer_of(self.db, session, referral_code, email)
+            user = await users.insert(self.db, session, name=name, email=email, password_hash=password_hash, role=role, referred_by=referred_by)
             await ledger.open_wallet(self.db, session, user["_id"])
             return await self._signed_in(session, user, client)
 

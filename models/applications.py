@@ -37,6 +37,7 @@ async def ensure_indexes(db: Database) -> None:
     the (sparse) unique index; the lookup in `apply` still finds them."""
     await db[COLLECTION].create_index("applicantKey", unique=True, sparse=True)
     await db[COLLECTION].create_index("taskId")
+    await db[COLLECTION].create_index("contractorId")
     await client_requests.ensure_index(db, COLLECTION)
 
 

@@ -2,7 +2,9 @@
 
 Approval is one MongoDB transaction: the request leaves `pending` (one admin wins), task and
 offer become `completed`, and escrow pays out: `contractorPayout` to the contractor's
-wallet and `platformFee + serviceFee` to `platform:revenue` (a `contractor_payout`).
+wallet and `platformFee + serviceFee` to `platform:revenue` (a `contractor_payout`). Both
+sides' `completedTasks` grow, and a referred side's first completion pays the referral
+rewards (`models/referrals.py`).
 """
 
 from typing import Any
@@ -11,8 +13,9 @@ from bson import ObjectId
 from pymongo import ReturnDocument
 from pymongo.asynchronous.client_session import AsyncClientSession
 
-from models import clock, files, ledger, offers, requests, tasks, wallets
+from models import clock, files, ledger, offers, referrals, requests, tasks, users, wallets
 from models.db import Database
+from models.referrals import ReferralPolicy, Rewarded
 
 COLLECTION = "completion_requests"
 STATUSES = ("pending", "approved", "rejected", "cancelled")
@@ -89,8 +92,12 @@ async def listing(db: Database, *, status: str | None, page: int, limit: int) ->
     return await requests.listing(db, COLLECTION, public, status=status, page=page, limit=limit)
 
 
-async def approve(db: Database, request_id: str, admin_id: str) -> tuple[dict[str, Any], dict[str, Any]]:
-    async def work(session: AsyncClientSession) -> tuple[dict[str, Any], dict[str, Any]]:
+async def approve(
+    db: Database, request_id: str, admin_id: str, referral_policy: ReferralPolicy
+) -> tuple[dict[str, Any], dict[str, Any], list[Rewarded]]:
+    """`(request, task, referral rewards paid)`: a referred side's first completed task rewards them and their referrer."""
+
+    async def work(session: AsyncClientSession) -> tuple[dict[str, Any], dict[str, Any], list[Rewarded]]:
         completion = await requests.resolve(db, session, COLLECTION, request_id, admin_id, {"status": "approved"}, WHAT)
         task = await tasks.move(db, session, completion["taskId"], allowed=("completion_requested",), changes={"status": "completed"})
         offer = await offers.settle(db, session, completion["offerId"], "completed")
@@ -114,7 +121,9 @@ async def approve(db: Database, request_id: str, admin_id: str) -> tuple[dict[st
         )
         await wallets.add_to_totals(db, session, offer["contractorId"], totalEarnings=offer["contractorPayout"])
         await wallets.add_to_totals(db, session, offer["customerId"], totalSpent=offer["totalCharge"])
-        return completion, task
+        for user_id in (task["ownerId"], task["contractorId"]):  # one by one: the embedded engine scans for `_id: {$in}`
+            await db[users.COLLECTION].update_one({"_id": user_id}, {"$inc": {"completedTasks": 1}}, session=session)
+        return completion, task, await referrals.on_completed(db, session, task, referral_policy)
 
     return await db.transaction(work)
 

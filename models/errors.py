@@ -36,6 +36,8 @@ ERROR_CODES: dict[str, tuple[int, str]] = {
         "Finish or cancel something, or upgrade (`plan:subscribe`, `plan:portal`).",
     ),
     "plan_required": (403, "This needs a plan the caller does not have now; `details.plan` names it (profile add-ons: `elite`)."),
+    "no_credits": (409, "No boost credits left this period: pay the boost from the wallet (`useCredit: false`), or wait for the next Elite month."),
+    "invalid_referral_code": (400, 'No one has this referral code, or it is your own (`details.reason: "self"`); no account was made.'),
     "already_subscribed": (409, "The user already has a subscription: change or cancel it in the billing portal (`plan:portal`)."),
     "payload_too_large": (413, "The upload is larger than `MAX_UPLOAD_BYTES`; `details.maxBytes` says how large it may be."),
     "unsupported_type": (415, "The upload's content (not its name or declared type) is not an accepted file type."),

@@ -2,6 +2,7 @@
 
 from models import (
     applications,
+    boosts,
     chat_messages,
     chat_rooms,
     completions,
@@ -24,9 +25,17 @@ from models.db import Database
 
 
 async def ensure_all(db: Database, *, login_failure_window_seconds: int) -> None:
-    """What a database needs before use: the indexes, then the platform's ledger accounts."""
+    """What a database needs before use: the indexes, then the data steps (`prepare_data`)."""
     await create_indexes(db, login_failure_window_seconds=login_failure_window_seconds)
+    await prepare_data(db)
+
+
+async def prepare_data(db: Database) -> None:
+    """Once the data is there (embedded: after the snapshot and journal are loaded): the platform's ledger accounts, and
+    fields that data stored by an earlier version lacks."""
     await ledger.ensure_platform_accounts(db)
+    await users.backfill(db)
+    await tasks.backfill(db)
 
 
 async def create_indexes(db: Database, *, login_failure_window_seconds: int) -> None:
@@ -44,6 +53,7 @@ async def create_indexes(db: Database, *, login_failure_window_seconds: int) -> 
         reconciliation,
         tasks,
         applications,
+        boosts,
         offers,
         completions,
         notifications,

@@ -5,8 +5,9 @@ is written in the caller's MongoDB transaction together with the balance changes
 the business state it belongs to, under a unique idempotency key: posting the same key
 again changes nothing and returns the first transaction. Balances of user wallets and
 platform accounts never go below zero; the update itself carries that condition, so two
-concurrent spends cannot both pass a stale read. `external:stripe` is the only account
-that goes negative: it mirrors money that entered the system from outside.
+concurrent spends cannot both pass a stale read. Only `MAY_GO_NEGATIVE` accounts go
+negative: `external:stripe` mirrors money that entered the system from outside, and
+`platform:marketing` pays referral rewards.
 
 A frozen account can still receive, and a hold on it can still be released, but it cannot
 spend: no entry may take from its available bucket and no transaction may move money
@@ -28,9 +29,11 @@ from models.errors import AppError
 ACCOUNTS = "ledger_accounts"
 TRANSACTIONS = "ledger_transactions"
 CURRENCY = "usd"
-ESCROW, REVENUE, STRIPE = "platform:escrow", "platform:revenue", "external:stripe"
-PLATFORM_ACCOUNTS = (ESCROW, REVENUE, STRIPE)
-MAY_GO_NEGATIVE = frozenset({STRIPE})
+ESCROW, REVENUE, STRIPE, MARKETING = "platform:escrow", "platform:revenue", "external:stripe", "platform:marketing"
+PLATFORM_ACCOUNTS = (ESCROW, REVENUE, STRIPE, MARKETING)
+MAY_GO_NEGATIVE = frozenset({STRIPE, MARKETING})
+"""`external:stripe` mirrors money that came in from outside; `platform:marketing` is what the platform spends on growth
+(referral rewards) and is settled outside the ledger."""
 BUCKET_FIELDS = {"available": "balance", "held": "held"}
 TYPES = frozenset(
     {
@@ -43,6 +46,8 @@ TYPES = frozenset(
         "withdrawal",
         "withdrawal_reversal",
         "adjustment",
+        "boost_purchase",
+        "referral_reward",
     }
 )
 

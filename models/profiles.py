@@ -22,37 +22,31 @@ FIELD = "profileAddOns"
 EMPTY = {"resumeFileId": None, "portfolio": [], "socialLinks": []}
 
 
-def view(user: dict[str, Any], policy: PlanPolicy, completed: int) -> dict[str, Any]:
+def view(user: dict[str, Any], policy: PlanPolicy) -> dict[str, Any]:
     tier = plans.effective_tier(user.get("subscription"), policy)
     add_ons = {**EMPTY, **(user.get(FIELD) or {})}
     return {
         "id": str(user["_id"]), "name": user["name"], "bio": user.get("bio", ""), "skills": user.get("skills", []), "role": user["role"],
         "plan": tier, "badges": ["verified"] if tier == plans.ELITE else [],
         "identityVerified": (user.get("payouts") or {}).get("status") == "verified", "memberSince": user["createdAt"].isoformat(),
-        "completedTasks": completed, "addOns": add_ons if tier == plans.ELITE else None,
+        "completedTasks": user.get("completedTasks", 0), "addOns": add_ons if tier == plans.ELITE else None,
     }  # fmt: skip
 
 
-async def completed_tasks(db: Database, user_id: ObjectId) -> int:
-    return await db[tasks.COLLECTION].count_documents({"status": "completed", "$or": [{"ownerId": user_id}, {"contractorId": user_id}]})
-
-
 async def public(db: Database, user_id: str, policy: PlanPolicy) -> dict[str, Any]:
-    user = await users.get(db, user_id)
-    return view(user, policy, await completed_tasks(db, user["_id"]))
+    return view(await users.get(db, user_id), policy)
 
 
 async def admin_view(db: Database, user_id: str, policy: PlanPolicy) -> dict[str, Any]:
     """What the admin dashboard shows of one user: account, public profile, plan, wallet, payouts, freeze."""
     user = await users.get(db, user_id)
-    completed = await completed_tasks(db, user["_id"])
     try:
         wallet = await wallets.summary(db, None, user["_id"])
     except AppError:
         wallet = None
     subscription = user.get("subscription") or {}
     return {
-        "user": users.public(user), "profile": view(user, policy, completed), "plan": plans.view(user, policy, await tasks.usage(db, user["_id"])),
+        "user": users.public(user), "profile": view(user, policy), "plan": plans.view(user, policy, await tasks.usage(db, user["_id"])),
         "subscriptionId": subscription.get("id"), "stripeCustomerId": user.get("stripeCustomerId"), "frozen": bool(user.get("frozen")),
         "wallet": wallet, "payouts": await payout_accounts.of_user(db, None, user["_id"]),
     }  # fmt: skip
@@ -95,8 +89,7 @@ async def update_add_ons(db: Database, user_id: str, changes: dict[str, Any], po
             session=session,
         )
 
-    user = await db.transaction(work)
-    return view(user, policy, await completed_tasks(db, key))
+    return view(await db.transaction(work), policy)
 
 
 async def shows_file(db: Database, file_id: ObjectId, policy: PlanPolicy) -> bool:

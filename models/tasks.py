@@ -8,7 +8,6 @@ enforced by the same conditional update that records it. `in_progress` follows
 `assigned` at once when the task has `autoStart`.
 """
 
-import re
 from datetime import datetime
 from typing import Any
 
@@ -16,12 +15,11 @@ from bson import ObjectId
 from pymongo import ReturnDocument
 from pymongo.asynchronous.client_session import AsyncClientSession
 
-from models import client_requests, clock, ledger, plans, roles
+from models import client_requests, clock, keywords, ledger, plans, roles, users
 from models.client_requests import ClientRequest
 from models.db import Database
 from models.errors import AppError
 from models.ids import object_id
-from models.pages import page_of
 from models.plans import PlanPolicy
 
 COLLECTION = "tasks"
@@ -61,6 +59,7 @@ def _view(task: dict[str, Any]) -> dict[str, Any]:
         "cancelReason": task.get("cancelReason"),
         "createdAt": task["createdAt"].isoformat(),
         "updatedAt": task["updatedAt"].isoformat(),
+        "rankedAt": task["rankedAt"].isoformat(),
     }
 
 
@@ -73,11 +72,23 @@ def participants(task: dict[str, Any]) -> list[str]:
 
 
 async def ensure_indexes(db: Database) -> None:
-    await db[COLLECTION].create_index([("status", 1), ("createdAt", -1)])
-    await db[COLLECTION].create_index([("tags", 1), ("createdAt", -1)])
+    """The searches' orderings (`models/search.py`) and each user's own tasks."""
+    await db[COLLECTION].create_index([("status", 1), ("rankedAt", -1), ("_id", -1)])
+    await db[COLLECTION].create_index([("tagKeys", 1), ("rankedAt", -1)])
+    await db[COLLECTION].create_index("featuredUntil")
     await db[COLLECTION].create_index([("ownerId", 1), ("createdAt", -1)])
     await db[COLLECTION].create_index([("contractorId", 1), ("createdAt", -1)])
     await client_requests.ensure_index(db, COLLECTION)
+
+
+async def backfill(db: Database) -> None:
+    """Once, for data stored before ranking existed: tasks get `rankedAt` (their creation) and `tagKeys`, users their
+    `completedTasks` count."""
+    async for user in db[users.COLLECTION].find({"completedTasks": None}, {"_id": 1}):
+        completed = await db[COLLECTION].count_documents({"status": "completed", "$or": [{"ownerId": user["_id"]}, {"contractorId": user["_id"]}]})
+        await db[users.COLLECTION].update_one({"_id": user["_id"]}, {"$set": {"completedTasks": completed}})
+    async for task in db[COLLECTION].find({"rankedAt": None}, {"createdAt": 1, "tags": 1}):
+        await db[COLLECTION].update_one({"_id": task["_id"]}, {"$set": {"rankedAt": task["createdAt"], "tagKeys": keywords.keys(task["tags"])}})
 
 
 async def create(
@@ -103,6 +114,7 @@ async def create(
         "budget": budget,
         "currency": ledger.CURRENCY,
         "tags": list(dict.fromkeys(tags)),
+        "tagKeys": keywords.keys(tags),
         "deadline": deadline,
         "autoStart": auto_start,
         "status": "open",
@@ -111,6 +123,7 @@ async def create(
         "pendingOfferId": None,
         "createdAt": now,
         "updatedAt": now,
+        "rankedAt": now,
         **client_requests.stamp(request),
     }
 
@@ -183,29 +196,11 @@ async def start(db: Database, task_id: str, contractor_id: str) -> dict[str, Any
     )
 
 
-async def listing(
-    db: Database, viewer: tuple[str, str], *, status: str | None, tags: list[str], text: str | None, mine: bool, page: int, limit: int
-) -> dict[str, Any]:
-    """Newest first; `tags` matches any of them, `text` any part of title or description (case-insensitive)."""
-    query: dict[str, Any] = {}
-    if status:
-        query["status"] = status
-    if tags:
-        query["tags"] = {"$in": tags}
-    if text:
-        pattern = {"$regex": re.escape(text), "$options": "i"}
-        query["$or"] = [{"title": pattern}, {"description": pattern}]
-    if mine:
-        query["$and"] = [{"$or": [{"ownerId": ObjectId(viewer[0])}, {"contractorId": ObjectId(viewer[0])}]}]
-    found, pagination = await page_of(db[COLLECTION], query, sort=[("createdAt", -1), ("_id", -1)], page=page, limit=limit)
-    return {"tasks": [public(task, viewer) for task in found], "pagination": pagination}
-
-
 async def update(db: Database, task_id: str, owner_id: str, changes: dict[str, Any]) -> dict[str, Any]:
     """`changes` holds only what the owner sent; of those only `deadline` may be cleared with null."""
     changes = {field: value for field, value in changes.items() if value is not None or field == "deadline"}
     if "tags" in changes:
-        changes = changes | {"tags": list(dict.fromkeys(changes["tags"]))}
+        changes = changes | {"tags": list(dict.fromkeys(changes["tags"])), "tagKeys": keywords.keys(changes["tags"])}
     return await db.transaction(
         lambda session: move(
             db,

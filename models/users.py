@@ -1,6 +1,7 @@
 """User documents: identity, role and public profile."""
 
 import re
+import secrets
 from typing import Any
 
 from bson import ObjectId
@@ -8,13 +9,14 @@ from pymongo import ReturnDocument
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.errors import DuplicateKeyError
 
-from models import clock, roles
+from models import clock, keywords, roles
 from models.db import Database
 from models.errors import AppError
 from models.ids import object_id
 from models.pages import page_of
 
 COLLECTION = "users"
+REFERRAL_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
 
 
 def email_key(email: str) -> str:
@@ -31,6 +33,7 @@ def public(user: dict[str, Any]) -> dict[str, Any]:
         "bio": user.get("bio", ""),
         "skills": user.get("skills", []),
         "emailVerified": bool(user.get("emailVerified")),
+        "referralCode": user["referralCode"],
         "createdAt": user["createdAt"].isoformat(),
     }
 
@@ -38,10 +41,29 @@ def public(user: dict[str, Any]) -> dict[str, Any]:
 async def ensure_indexes(db: Database) -> None:
     await db[COLLECTION].create_index("emailKey", unique=True)
     await db[COLLECTION].create_index("firebase.uid", unique=True, sparse=True)
+    await db[COLLECTION].create_index("referralCode", unique=True, sparse=True)
+    await db[COLLECTION].create_index("referral.by", sparse=True)
+    await db[COLLECTION].create_index([("role", 1), ("skillKeys", 1)])
 
 
-async def insert(db: Database, session: AsyncClientSession, *, name: str, email: str, password_hash: bytes | None, role: str) -> dict[str, Any]:
-    """A new user; `password_hash` None for one who signs in only through Firebase (until a password reset gives them one)."""
+async def backfill(db: Database) -> None:
+    """Once, for users stored before search and referrals existed: their `skillKeys` and a `referralCode` (their
+    `completedTasks` come from `models/tasks.backfill`)."""
+    async for user in db[COLLECTION].find({"referralCode": None}, {"skills": 1}):
+        fields = {"referralCode": new_referral_code(), "skillKeys": keywords.keys(user.get("skills", []))}
+        await db[COLLECTION].update_one({"_id": user["_id"]}, {"$set": fields})
+
+
+def new_referral_code() -> str:
+    """8 characters from an alphabet without look-alikes (no 0/O, 1/I/L); 31^8 codes, unique by index."""
+    return "".join(secrets.choice(REFERRAL_ALPHABET) for _ in range(8))
+
+
+async def insert(
+    db: Database, session: AsyncClientSession, *, name: str, email: str, password_hash: bytes | None, role: str, referred_by: ObjectId | None = None
+) -> dict[str, Any]:
+    """A new user; `password_hash` None for one who signs in only through Firebase (until a password reset gives them one);
+    `referred_by` the user whose referral code they came with (`models/referrals.py`)."""
     user = {
         "_id": ObjectId(),
         "name": name,
@@ -51,11 +73,18 @@ async def insert(db: Database, session: AsyncClientSession, *, name: str, email:
         "role": role,
         "bio": "",
         "skills": [],
+        "skillKeys": [],
+        "completedTasks": 0,
+        "referralCode": new_referral_code(),
         "createdAt": clock.now(),
     }
+    if referred_by is not None:
+        user["referral"] = {"by": referred_by, "qualifiedAt": None, "referredPaid": False, "referrerPaid": False}
     try:
         await db[COLLECTION].insert_one(user, session=session)
-    except DuplicateKeyError:
+    except DuplicateKeyError as error:
+        if "emailKey" not in str(error):
+            raise
         raise AppError("email_taken", "An account with this email already exists.") from None
     return user
 
@@ -101,7 +130,7 @@ async def get(db: Database, user_id: str) -> dict[str, Any]:
 async def update_profile(db: Database, user_id: str, changes: dict[str, Any]) -> dict[str, Any]:
     """Skills are kept as a set in the order given, so a profile never lists one twice."""
     if "skills" in changes:
-        changes = changes | {"skills": list(dict.fromkeys(changes["skills"]))}
+        changes = changes | {"skills": list(dict.fromkeys(changes["skills"])), "skillKeys": keywords.keys(changes["skills"])}
 
     async def work(session: AsyncClientSession) -> dict[str, Any] | None:
         return await db[COLLECTION].find_one_and_update(

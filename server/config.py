@@ -5,7 +5,9 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from models.boosts import BoostPolicy
 from models.plans import PlanPolicy
+from models.referrals import ReferralPolicy
 
 
 class Settings(BaseSettings):
@@ -58,6 +60,13 @@ class Settings(BaseSettings):
     pro_partner_limit: int = Field(default=3, ge=0, le=1_000_000)
     plan_grace_seconds: float = Field(default=259_200, ge=0)
     elite_monthly_boosts: int = Field(default=3, ge=0, le=1_000)
+    bump_cooldown_seconds: float = Field(default=86_400, ge=0)
+    featured_boost_seconds: float = Field(default=604_800, gt=0)
+    bump_price_cents: int = Field(default=200, ge=1, le=100_000_000)
+    featured_price_cents: int = Field(default=1_000, ge=1, le=100_000_000)
+    featured_slots: int = Field(default=3, ge=0, le=20)
+    referral_reward_cents: int = Field(default=500, ge=1, le=100_000_000)
+    referral_max_rewards: int = Field(default=50, ge=0, le=1_000_000)
     firebase_project_id: str | None = None
     firebase_jwks_url: str = "https://www.googleapis.com/service_accounts/v1/jwk/securetoken@system.gserviceaccount.com"
     app_return_url: str | None = None
@@ -80,6 +89,17 @@ class Settings(BaseSettings):
             pro_partners=self.pro_partner_limit, grace_seconds=self.plan_grace_seconds, elite_monthly_boosts=self.elite_monthly_boosts,
             price_pro=self.stripe_price_pro, price_elite=self.stripe_price_elite,
         )  # fmt: skip
+
+    @property
+    def boosts(self) -> BoostPolicy:
+        return BoostPolicy(
+            bump_cooldown_seconds=self.bump_cooldown_seconds, featured_seconds=self.featured_boost_seconds, bump_price=self.bump_price_cents,
+            featured_price=self.featured_price_cents, featured_slots=self.featured_slots,
+        )  # fmt: skip
+
+    @property
+    def referrals(self) -> ReferralPolicy:
+        return ReferralPolicy(reward_cents=self.referral_reward_cents, max_rewards=self.referral_max_rewards)
 
     @property
     def embedded_db(self) -> bool:

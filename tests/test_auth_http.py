@@ -14,8 +14,10 @@ async def test_register_returns_user_and_tokens(server):
     assert status == 201
     data = answer["data"]
     assert answer["ok"] is True
-    assert data["user"] | {"id": "x", "createdAt": "x"} == {
+    assert len(data["user"]["referralCode"]) == 8
+    assert data["user"] | {"id": "x", "createdAt": "x", "referralCode": "x"} == {
         "id": "x",
+        "referralCode": "x",
         "name": "Ada",
         "email": email,
         "role": "contractor",

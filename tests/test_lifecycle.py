@@ -91,4 +91,4 @@ async def test_audit_ledger_command_reports_clean_books_with_a_wallet_per_user(o
     result = server.run_cli("audit-ledger")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "CLEAN" in result.stdout
-    assert "accounts: 6," in result.stdout
+    assert "accounts: 7," in result.stdout, "three wallets and the four platform accounts"

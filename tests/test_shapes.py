@@ -28,6 +28,7 @@ def test_a_public_dict_that_drifts_from_its_shape_is_caught():
         "cancelReason": None,
         "createdAt": "now",
         "updatedAt": "now",
+        "rankedAt": "now",
     }
     shapes.check("ack", "task:get", {"task": task})
     shapes.check("ack", "task:get", {"task": task | {"internalNote": "leaked"}})

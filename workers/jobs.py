@@ -7,7 +7,7 @@ the name under which RQ stores it comes from here, so no job name is typed anywh
 from collections.abc import Awaitable, Callable
 
 from server.config import Settings
-from workers import mail, offers, payouts, plans, reconciliation
+from workers import mail, offers, payouts, plans, reconciliation, referrals
 
 type Job = Callable[..., Awaitable[object]]
 
@@ -18,6 +18,7 @@ JOBS: dict[str, Job] = {
     "expire_offers": offers.sweep,
     "reconcile": reconciliation.reconcile,
     "plan_grace_ended": plans.grace_ended,
+    "pay_waiting_referrals": referrals.sweep,
     "mail_verification": mail.verification,
     "mail_password_reset": mail.password_reset,
     "mail_password_changed": mail.password_changed,
@@ -34,5 +35,6 @@ def periodic(settings: Settings) -> dict[Job, float]:
     return {
         payouts.resume: settings.payout_resume_seconds,
         offers.sweep: settings.expiry_sweep_seconds,
+        referrals.sweep: settings.expiry_sweep_seconds,
         reconciliation.reconcile: settings.reconcile_seconds,
     }

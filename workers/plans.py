@@ -5,16 +5,14 @@ from datetime import datetime
 
 from bson import ObjectId
 
-from models import clock, plans, tasks, users
+from models import clock, plans
 from server import pushes
 
 
 async def changed(services, user_id: ObjectId) -> None:
     """Push `plan:updated`; a subscription now past due also gets a job at the end of its grace period."""
-    user = await users.get(services.db, str(user_id))
-    policy = services.settings.plans
-    await pushes.account.plan_updated(services, user_id, plans.view(user, policy, await tasks.usage(services.db, user_id)))
-    if (ends := plans.grace_ends_at(user, policy)) is not None:
+    user = await pushes.account.plan_changed(services, user_id)
+    if (ends := plans.grace_ends_at(user, services.settings.plans)) is not None:
         delay = max((ends - clock.now()).total_seconds(), 0) + 1
         await services.jobs.enqueue_in(delay, grace_ended, str(user_id), user["subscription"]["pastDueSince"].isoformat())
 
@@ -22,6 +20,4 @@ async def changed(services, user_id: ObjectId) -> None:
 async def grace_ended(services, user_id: str, past_due_since: str) -> None:
     """Job: the user's past-due grace is over and the payment never came: tell them they are on `free` now (once)."""
     if await plans.end_grace(services.db, ObjectId(user_id), datetime.fromisoformat(past_due_since)):
-        user = await users.get(services.db, user_id)
-        view = plans.view(user, services.settings.plans, await tasks.usage(services.db, user["_id"]))
-        await pushes.account.plan_updated(services, user["_id"], view)
+        await pushes.account.plan_changed(services, user_id)

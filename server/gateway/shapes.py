@@ -43,6 +43,7 @@ class Profile(Shape):
     emailVerified: bool = Field(
         description="the user opened a verification link (or reset their password, or signed in with a provider that vouches for the address)"
     )
+    referralCode: str = Field(description="others register with it (`referralCode`); see `referrals:get`")
     createdAt: str
 
 
@@ -167,10 +168,38 @@ class Task(Shape):
     cancelReason: str | None
     createdAt: str
     updatedAt: str
+    rankedAt: str = Field(description="where the task sorts in the default ordering: its creation, or its last bump")
 
 
 class TaskResult(Shape):
     task: Task
+
+
+class FeaturedMark(Shape):
+    type: Literal["featured"]
+    endsAt: str
+
+
+class ListedTask(Task):
+    featured: bool = Field(description="shown as sponsored: in `task:list`'s featured block, or a featured task in recommendations")
+    boost: FeaturedMark | None = Field(description="the featured boost shown, when `featured`")
+
+
+class RecommendedTask(ListedTask):
+    matchedSkills: list[str] = Field(description="your skills among the task's tags")
+
+
+class Boost(Shape):
+    id: str
+    taskId: str
+    type: Literal["bump", "featured"]
+    source: Literal["wallet", "credit"]
+    startsAt: str
+    endsAt: str = Field(description="featured: when it leaves the featured block; bump: when the next bump may be bought")
+    price: int = Field(description="cents paid from the wallet (0 for a credit)")
+    impressions: int = Field(description="times the task was shown in a featured block while this boost ran")
+    views: int = Field(description="`task:get` by others while this boost ran")
+    createdAt: str
 
 
 class Application(Shape):
@@ -333,3 +362,26 @@ class AdminUserDetail(Shape):
     frozen: bool
     wallet: Wallet | None = Field(description="null for an account without a wallet")
     payouts: PayoutsStatus
+
+
+class MatchedContractor(PublicProfile):
+    matchedSkills: list[str] = Field(description="the contractor's skills among the searched tags")
+
+
+class ContractorsPage(Shape):
+    users: list[MatchedContractor]
+    pagination: Pagination
+
+
+class ReferralSummary(Shape):
+    code: str
+    link: str = Field(description="`PUBLIC_URL/r/<code>`: opens the app (`APP_RETURN_URL?ref=<code>`) or a page showing the code")
+    referred: int = Field(description="people who registered with your code")
+    qualified: int = Field(description="of them, those whose first task completed")
+    earnedCents: int = Field(description="referral rewards paid to you, as referrer and as referred user")
+
+
+class ReferralRewarded(Shape):
+    amount: int = Field(description="cents credited to your wallet")
+    side: Literal["referrer", "referred"] = Field(description="`referrer`: someone you referred completed a first task; `referred`: you did")
+    referredUserId: str

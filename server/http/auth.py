@@ -5,9 +5,10 @@ from typing import Annotated, Literal
 from urllib.parse import urlencode
 
 from aiohttp import web
+from bson import ObjectId
 from pydantic import Field
 
-from models import roles
+from models import referrals, roles, users
 from models.accounts import Client
 from models.errors import AppError, ok
 from models.sessions import SessionsEnded
@@ -26,6 +27,7 @@ class RegisterBody(Payload):
     email: Email
     password: NewPassword
     role: Literal[*roles.SELF_REGISTERED]
+    referralCode: str | None = Field(default=None, min_length=1, max_length=32, description="someone's code: they and you are rewarded later")
 
 
 class LoginBody(Payload):
@@ -66,7 +68,8 @@ async def register(request: web.Request) -> web.Response:
     """Also sends the verification email (a job, after the account committed)."""
     body = await json_body(request, RegisterBody)
     services = request.app["services"]
-    session = await services.accounts.register(**body.model_dump(), client=_client(request))
+    fields = body.model_dump(exclude={"referralCode"})
+    session = await services.accounts.register(**fields, referral_code=body.referralCode, client=_client(request))
     await services.jobs.enqueue_in(0, mail_jobs.verification, session["user"]["id"])
     return web.json_response(ok(session), status=201)
 
@@ -108,7 +111,7 @@ async def verify_email_link(request: web.Request) -> web.Response:
         user = await services.accounts.verify_email(request.query.get("token", "")[:256])
     except AppError:
         return _page(services.settings.app_return_url, {"verified": "0"}, "This link has expired", "Ask for a new verification email in the app.")
-    await pushes.account.profile_changed(services, user)
+    await verified(services, user)
     return _page(services.settings.app_return_url, {"verified": "1"}, "Email verified", "Thank you. You can return to the app.")
 
 
@@ -118,7 +121,7 @@ async def verify_email(request: web.Request) -> web.Response:
     body = await json_body(request, TokenBody)
     services = request.app["services"]
     user = await services.accounts.verify_email(body.token)
-    return web.json_response(ok(await pushes.account.profile_changed(services, user)))
+    return web.json_response(ok(await verified(services, user)))
 
 
 @routes.post("/api/auth/verify-email/resend")
@@ -147,6 +150,7 @@ async def password_reset(request: web.Request) -> web.Response:
     services = request.app["services"]
     user, ended = await services.accounts.reset_password(body.token, body.password)
     await services.revocations.end(ended)
+    await verified(services, user, tell=False)
     await services.jobs.enqueue_in(0, mail_jobs.password_changed, str(user["_id"]))
     return web.json_response(ok({"reset": True}))
 
@@ -160,7 +164,17 @@ async def firebase_sign_in(request: web.Request) -> web.Response:
     body = await json_body(request, FirebaseBody)
     claims = await services.firebase.verify(body.idToken)
     session = await services.accounts.firebase_sign_in(claims, role=body.role, name=body.name, client=_client(request))
+    if session["user"]["emailVerified"]:
+        await pushes.money.referral_rewarded(
+            services, await referrals.pay_waiting(services.db, ObjectId(session["user"]["id"]), services.settings.referrals)
+        )
     return web.json_response(ok(session))
+
+
+async def verified(services, user: dict, *, tell: bool = True) -> dict:
+    """After an email was verified: the referral rewards that waited for it, and (`tell`) `me:updated` to the user's sockets."""
+    await pushes.money.referral_rewarded(services, await referrals.pay_waiting(services.db, user["_id"], services.settings.referrals))
+    return await pushes.account.profile_changed(services, user) if tell else {"user": users.public(user)}
 
 
 def _page(return_url: str | None, query: dict[str, str], title: str, text: str) -> web.Response:
@@ -169,3 +183,10 @@ def _page(return_url: str | None, query: dict[str, str], title: str, text: str) 
         return web.Response(status=302, headers={"Location": return_url + ("&" if "?" in return_url else "?") + urlencode(query)})
     page = f"<!doctype html><meta charset=utf-8><title>{html.escape(title)}</title><h1>{html.escape(title)}</h1><p>{html.escape(text)}</p>"
     return web.Response(text=page, content_type="text/html")
+
+
+@routes.get("/r/{code}")
+async def referral_link(request: web.Request) -> web.Response:
+    """A shared referral link: to the app (`APP_RETURN_URL?ref=<code>`) when configured, else a page showing the code."""
+    code = referrals.normalized(request.match_info["code"])[:32]
+    return _page(request.app["services"].settings.app_return_url, {"ref": code}, "You were invited", f"Sign up in the app with the code {code}.")

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 from pymongo import AsyncMongoClient
 from pymongo.errors import OperationFailure
 
-from models import indexes, ledger
+from models import indexes
 from models.db import Database
 from server.config import Settings
 from server.infra.data_dir import exclusive_lock
@@ -31,7 +31,7 @@ async def open_database(settings: Settings, *, prepare: bool = True) -> AsyncIte
                 await indexes.create_indexes(db, login_failure_window_seconds=settings.login_failure_window_seconds)
                 opened = await engine.open(settings.mongodb_db)
                 log.info("embedded MongoDB engine started", extra=opened | {"dataDir": str(settings.data_dir)})
-                await ledger.ensure_platform_accounts(db)
+                await indexes.prepare_data(db)
                 db.persistence = Persistence(db, engine, settings)
                 keeper = asyncio.create_task(db.persistence.keep())
                 try:

@@ -2,7 +2,7 @@
 
 from pydantic import Field
 
-from models import users
+from models import plans, tasks, users
 from server.gateway.events import NoPayload, push
 from server.gateway.shapes import PlanView, ProfileResult, Shape
 from server.pushes.delivery import deliver
@@ -41,8 +41,12 @@ async def profile_changed(services, user: dict) -> dict:
     return view
 
 
-async def plan_updated(services, user_id, view: dict) -> None:
-    await deliver(services, PLAN_UPDATED, view, users=[user_id])
+async def plan_changed(services, user_id) -> dict:
+    """Push the user's `plan:get` data as it is now; returns the user document it was read from."""
+    user = await users.get(services.db, str(user_id))
+    view = plans.view(user, services.settings.plans, await tasks.usage(services.db, user["_id"]))
+    await deliver(services, PLAN_UPDATED, view, users=[user["_id"]])
+    return user
 
 
 async def session_expired(services, sid: str) -> None:

@@ -8,6 +8,7 @@ from typing import Any, Literal
 from bson import ObjectId
 
 from models import deposits, wallets, withdrawals
+from models.referrals import Rewarded
 from server.gateway.events import push
 from server.gateway.rooms import ADMINS
 from server.gateway.shapes import (
@@ -15,6 +16,7 @@ from server.gateway.shapes import (
     DepositResult,
     PayoutsStatus,
     ReconciliationItem,
+    ReferralRewarded,
     Shape,
     Wallet,
     WithdrawalRequest,
@@ -47,6 +49,9 @@ WITHDRAWAL_UPDATED = push(
 PAYOUTS_UPDATED = push(
     "payouts:updated", PayoutsStatus, "Stripe updated the caller's connected account (same shape as `payouts:status`).", stored=True
 )
+REFERRAL_REWARDED = push(
+    "referral:rewarded", ReferralRewarded, "A referral reward was credited to your wallet (`wallet:updated` follows).", stored=True
+)
 ADMIN_QUEUE = push(
     "admin:queue", QueueChange,
     "To admins: a request entered (`added`) or left (`resolved`) an approval queue; `reconciliation` items are what reconciling with Stripe found.",
@@ -55,6 +60,13 @@ ADMIN_QUEUE = push(
 
 async def wallet_changed(services, user_id: str | ObjectId) -> None:
     await deliver(services, WALLET_UPDATED, await wallets.summary(services.db, None, user_id), users=[user_id])
+
+
+async def referral_rewarded(services, rewards: list[Rewarded]) -> None:
+    for reward in rewards:
+        payload = {"amount": reward.amount, "side": reward.side, "referredUserId": str(reward.referred_id)}
+        await deliver(services, REFERRAL_REWARDED, payload, users=[reward.user_id])
+        await wallet_changed(services, reward.user_id)
 
 
 async def deposit_settled(services, deposit: dict[str, Any]) -> None:
