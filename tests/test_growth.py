@@ -154,6 +154,10 @@ async def test_an_elite_credit_features_a_task_that_leads_matching_searches_unti
 
     await eventually(lambda: listed(contractor, tags=[tag]), lambda tasks: not tasks[0]["featured"], timeout=FEATURED_SECONDS + 10)
     assert [task["id"] for task in await listed(contractor, tags=[tag])] == [newest["id"], middle["id"], plain["id"]]
+    bumped = await boost(customer, plain, "bump", useCredit=True)
+    assert (bumped["boost"]["source"], (await ok(customer, "plan:get"))["boostCredits"]) == ("credit", 1)
+    assert [task["id"] for task in await listed(contractor, tags=[tag])] == [plain["id"], newest["id"], middle["id"]]
+    assert (await ok(customer, "wallet:get"))["balance"] == 1_000
     await asyncio.gather(customer.disconnect(), contractor.disconnect())
 
 
