@@ -158,9 +158,8 @@ class Accounts:
                 raise AppError("email_taken", "An account with this email already exists.", {"role": existing["role"]})
             changes = {"role": roles.ADMIN, "passwordHash": password_hash} | ({"name": name} if name else {})
             await self.db[users.COLLECTION].update_one({"_id": existing["_id"]}, {"$set": changes}, session=session)
-            ended = await sessions.live_of_user(self.db, session, existing["_id"])
-            await self._end(session, ended, "promoted")
-            return AdminReady(existing | changes, existing, SessionsEnded("promoted", session_ids=tuple(ended), user_ids=(str(existing["_id"]),)))
+            ended = await self._end_all(session, existing["_id"], "promoted")
+            return AdminReady(existing | changes, existing, SessionsEnded("promoted", session_ids=ended, user_ids=(str(existing["_id"]),)))
 
         return await self.db.transaction(work)
 
@@ -238,9 +237,8 @@ class Accounts:
                 return None
             await self.db[users.COLLECTION].update_one({"_id": user_id}, {"$set": {"passwordHash": password_hash}}, session=session)
             user = await users.mark_verified(self.db, session, user_id)
-            ended = await sessions.live_of_user(self.db, session, user_id)
-            await self._end(session, ended, "password_reset")
-            return user, SessionsEnded("password_reset", session_ids=tuple(ended), user_ids=(str(user_id),))
+            ended = await self._end_all(session, user_id, "password_reset")
+            return user, SessionsEnded("password_reset", session_ids=ended, user_ids=(str(user_id),))
 
         outcome = await self.db.transaction(work)
         if outcome is None:
@@ -260,11 +258,10 @@ class Accounts:
 
         async def work(session: AsyncClientSession) -> tuple[dict[str, Any], SessionsEnded]:
             await self.db[users.COLLECTION].update_one({"_id": user["_id"]}, {"$set": {"passwordHash": password_hash}}, session=session)
-            others = [found for found in await sessions.live_of_user(self.db, session, user["_id"]) if found != identity.session_id]
-            await self._end(session, others, "password_changed")
+            others = await self._end_all(session, user["_id"], "password_changed", keep=identity.session_id)
             await refresh_tokens.revoke_families(self.db, session, [identity.session_id])
             fresh = await self._session_for(session, user, identity.session_id)
-            return fresh, SessionsEnded("password_changed", session_ids=tuple(others))
+            return fresh, SessionsEnded("password_changed", session_ids=others)
 
         return await self.db.transaction(work)
 
@@ -322,6 +319,12 @@ class Accounts:
     async def _end(self, session: AsyncClientSession, session_ids: list[str], reason: str) -> None:
         await sessions.revoke(self.db, session, session_ids, reason)
         await refresh_tokens.revoke_families(self.db, session, session_ids)
+
+    async def _end_all(self, session: AsyncClientSession, user_id: ObjectId, reason: str, *, keep: str | None = None) -> tuple[str, ...]:
+        """End every live session of the user but `keep`; the ids of those ended."""
+        ended = tuple(found for found in await sessions.live_of_user(self.db, session, user_id) if found != keep)
+        await self._end(session, list(ended), reason)
+        return ended
 
     async def _signed_in(self, session: AsyncClientSession, user: dict[str, Any], client: Client) -> dict[str, Any]:
         session_id = await sessions.start(

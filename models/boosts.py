@@ -72,11 +72,7 @@ async def buy(
             raise AppError("forbidden", "Only the task's owner can boost it.")
         if task["status"] != "open":
             raise AppError("invalid_state", "Only an open task can be boosted.", {"status": task["status"]})
-        if kind == BUMP:
-            starts, changes, condition = _bump(task, now, policy)
-        else:
-            starts, changes, condition = _feature(task, now, policy)
-        ends = starts + timedelta(seconds=policy.bump_cooldown_seconds if kind == BUMP else policy.featured_seconds)
+        starts, ends, changes, condition = (_bump if kind == BUMP else _feature)(task, now, policy)
         changes["boostedUntil"] = max(ends, task.get("boostedUntil") or ends)
         moved = await tasks.move(db, session, task["_id"], allowed=("open",), extra=condition, changes=changes)
         price = 0 if use_credit else policy.price_of(kind)
@@ -103,19 +99,21 @@ async def buy(
     return (found[0], found[1], True) if created else (found, None, False)
 
 
-def _bump(task: dict[str, Any], now, policy: BoostPolicy) -> tuple[Any, dict[str, Any], dict[str, Any]]:
-    """Once per cooldown; the condition on `bumpedAt` makes two racing bumps one."""
+def _bump(task: dict[str, Any], now, policy: BoostPolicy) -> tuple[Any, Any, dict[str, Any], dict[str, Any]]:
+    """`(starts, ends, changes, condition)`: once per cooldown; the condition on `bumpedAt` makes two racing bumps one."""
+    cooldown = timedelta(seconds=policy.bump_cooldown_seconds)
     last = task.get("bumpedAt")
-    if last is not None and (wait := (last + timedelta(seconds=policy.bump_cooldown_seconds) - now).total_seconds()) > 0:
+    if last is not None and (wait := (last + cooldown - now).total_seconds()) > 0:
         raise AppError("rate_limited", "This task was bumped recently.", {"retryAfter": math.ceil(wait)})
-    return now, {"rankedAt": now, "bumpedAt": now}, {"bumpedAt": last}
+    return now, now + cooldown, {"rankedAt": now, "bumpedAt": now}, {"bumpedAt": last}
 
 
-def _feature(task: dict[str, Any], now, policy: BoostPolicy) -> tuple[Any, dict[str, Any], dict[str, Any]]:
-    """Featured again while featured: the new period starts where the current one ends."""
+def _feature(task: dict[str, Any], now, policy: BoostPolicy) -> tuple[Any, Any, dict[str, Any], dict[str, Any]]:
+    """`(starts, ends, changes, condition)`: featured again while featured, the new period starts where the current one ends."""
     current = task.get("featuredUntil")
     starts = current if current is not None and current > now else now
-    return starts, {"featuredUntil": starts + timedelta(seconds=policy.featured_seconds)}, {"featuredUntil": current}
+    ends = starts + timedelta(seconds=policy.featured_seconds)
+    return starts, ends, {"featuredUntil": ends}, {"featuredUntil": current}
 
 
 async def _spend_credit(db: Database, session: AsyncClientSession, user_id: ObjectId, now) -> None:

@@ -4,23 +4,18 @@ A token is consumed by one conditional update (unused and unexpired), so two cli
 one link succeed once. Expired tokens are removed by a TTL index.
 """
 
-import hashlib
-import secrets
 from datetime import timedelta
 
 from bson import ObjectId
 from pymongo import ReturnDocument
 from pymongo.asynchronous.client_session import AsyncClientSession
 
-from models import clock
+from models import clock, secret_tokens
 from models.db import Database
+from models.pages import count
 
 COLLECTION = "email_tokens"
 VERIFY_EMAIL, RESET_PASSWORD = "verify_email", "reset_password"
-
-
-def _digest(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 RESET_REQUESTS = "password_reset_requests"
@@ -37,14 +32,14 @@ async def count_reset_request(db: Database, session: AsyncClientSession, email_k
     """Record one more reset request for this email; how many there were in the last hour, this one included."""
     now = clock.now()
     await db[RESET_REQUESTS].insert_one({"emailKey": email_key, "at": now}, session=session)
-    return await db[RESET_REQUESTS].count_documents({"emailKey": email_key, "at": {"$gt": now - timedelta(hours=1)}}, session=session)
+    return await count(db[RESET_REQUESTS], {"emailKey": email_key, "at": {"$gt": now - timedelta(hours=1)}}, session)
 
 
 async def issue(db: Database, session: AsyncClientSession, user_id: ObjectId, purpose: str, *, ttl_seconds: float) -> str:
-    token = secrets.token_urlsafe(32)
+    token, digest = secret_tokens.mint()
     now = clock.now()
     await db[COLLECTION].insert_one(
-        {"_id": _digest(token), "userId": user_id, "purpose": purpose, "createdAt": now, "expiresAt": now + timedelta(seconds=ttl_seconds),
+        {"_id": digest, "userId": user_id, "purpose": purpose, "createdAt": now, "expiresAt": now + timedelta(seconds=ttl_seconds),
          "usedAt": None},
         session=session,
     )  # fmt: skip
@@ -55,7 +50,7 @@ async def consume(db: Database, session: AsyncClientSession, token: str, purpose
     """The user the token was for, if it was unused and unexpired (it is used now); else None."""
     now = clock.now()
     used = await db[COLLECTION].find_one_and_update(
-        {"_id": _digest(token), "purpose": purpose, "usedAt": None, "expiresAt": {"$gt": now}},
+        {"_id": secret_tokens.digest(token), "purpose": purpose, "usedAt": None, "expiresAt": {"$gt": now}},
         {"$set": {"usedAt": now}},
         return_document=ReturnDocument.AFTER,
         session=session,

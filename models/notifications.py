@@ -9,7 +9,7 @@ from bson import ObjectId
 
 from models import clock
 from models.db import Database
-from models.pages import page_of
+from models.pages import count, page_of
 
 COLLECTION = "notifications"
 TTL_SECONDS = 90 * 24 * 3600
@@ -42,7 +42,7 @@ async def listing(db: Database, user_id: str, *, unread_only: bool, page: int, l
     found, pagination = await page_of(
         db[COLLECTION], mine | ({"read": False} if unread_only else {}), sort=[("createdAt", -1), ("_id", -1)], page=page, limit=limit
     )
-    unread = await db[COLLECTION].count_documents(mine | {"read": False})
+    unread = await count(db[COLLECTION], mine | {"read": False})
     return {"notifications": [public(item) for item in found], "pagination": pagination, "unreadCount": unread}
 
 

@@ -2,6 +2,7 @@
 
 from typing import Any
 
+from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.collection import AsyncCollection
 
 
@@ -23,8 +24,8 @@ def pagination(page: int, limit: int, total: int) -> dict[str, int]:
     return {"page": page, "limit": limit, "total": total, "pages": -(-total // limit)}
 
 
-async def count(collection: AsyncCollection, query: dict[str, Any]) -> int:
+async def count(collection: AsyncCollection, query: dict[str, Any], session: AsyncClientSession | None = None) -> int:
     """`count_documents`, as `$match` + `$count`: the same answer, and less than half the time on the embedded engine
     (whose `$group`, which `count_documents` uses, is slow; `bench/README.md`)."""
-    found = await (await collection.aggregate([{"$match": query}, {"$count": "n"}])).to_list()
+    found = await (await collection.aggregate([{"$match": query}, {"$count": "n"}], session=session)).to_list()
     return found[0]["n"] if found else 0

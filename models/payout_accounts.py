@@ -35,6 +35,11 @@ def status_of(account: dict[str, Any]) -> dict[str, Any]:
     return {"accountId": account["id"], "status": status, "payoutsEnabled": bool(account.get("payouts_enabled")), "requirementsNeeded": needed}
 
 
+def identity_verified(user: dict[str, Any]) -> bool:
+    """The user's connected account is `verified` (Stripe checked their identity): the badge profiles and searches show."""
+    return (user.get("payouts") or {}).get("status") == "verified"
+
+
 async def of_user(db: Database, session: AsyncClientSession | None, user_id: str | ObjectId) -> dict[str, Any]:
     user = await db[users.COLLECTION].find_one({"_id": ObjectId(user_id)}, {"payouts": 1}, session=session)
     stored = (user or {}).get("payouts") or NOT_CONNECTED

@@ -96,6 +96,11 @@ def effective_tier(subscription: dict[str, Any] | None, policy: PlanPolicy, now:
     return FREE
 
 
+def tier_of(user: dict[str, Any], policy: PlanPolicy) -> str:
+    """The user's plan now, from the subscription stored on them."""
+    return effective_tier(user.get("subscription"), policy)
+
+
 def tier_filter(tier: str, policy: PlanPolicy, now: datetime | None = None) -> dict[str, Any]:
     """A query for users on `tier` now: `effective_tier` as a MongoDB filter (admin search)."""
     grace_start = (now or clock.now()) - timedelta(seconds=policy.grace_seconds)
@@ -204,7 +209,7 @@ def credits_left(user: dict[str, Any], now: datetime | None = None) -> int:
 def view(user: dict[str, Any], policy: PlanPolicy, used: dict[str, int]) -> dict[str, Any]:
     """What `plan:get` and `plan:updated` say."""
     subscription = user.get("subscription") or {}
-    tier = effective_tier(subscription, policy)
+    tier = tier_of(user, policy)
     period_end = subscription.get("currentPeriodEnd")
     return {
         "plan": tier, "status": subscription.get("status"), "priceId": subscription.get("priceId"),

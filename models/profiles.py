@@ -23,12 +23,12 @@ EMPTY = {"resumeFileId": None, "portfolio": [], "socialLinks": []}
 
 
 def view(user: dict[str, Any], policy: PlanPolicy) -> dict[str, Any]:
-    tier = plans.effective_tier(user.get("subscription"), policy)
+    tier = plans.tier_of(user, policy)
     add_ons = {**EMPTY, **(user.get(FIELD) or {})}
     return {
         "id": str(user["_id"]), "name": user["name"], "bio": user.get("bio", ""), "skills": user.get("skills", []), "role": user["role"],
         "plan": tier, "badges": ["verified"] if tier == plans.ELITE else [],
-        "identityVerified": (user.get("payouts") or {}).get("status") == "verified", "memberSince": user["createdAt"].isoformat(),
+        "identityVerified": payout_accounts.identity_verified(user), "memberSince": user["createdAt"].isoformat(),
         "completedTasks": user.get("completedTasks", 0), "addOns": add_ons if tier == plans.ELITE else None,
     }  # fmt: skip
 
@@ -56,7 +56,7 @@ async def admin_search(db: Database, text: str | None, tier: str | None, policy:
     found, pagination = await users.search(db, text, plans.tier_filter(tier, policy) if tier else {}, page=page, limit=limit)
     rows = [
         {"id": str(user["_id"]), "name": user["name"], "email": user["email"], "role": user["role"],
-         "plan": plans.effective_tier(user.get("subscription"), policy), "frozen": bool(user.get("frozen")),
+         "plan": plans.tier_of(user, policy), "frozen": bool(user.get("frozen")),
          "createdAt": user["createdAt"].isoformat()}
         for user in found
     ]  # fmt: skip
@@ -69,7 +69,7 @@ async def update_add_ons(db: Database, user_id: str, changes: dict[str, Any], po
 
     async def work(session: AsyncClientSession) -> dict[str, Any]:
         user = await plans.guard(db, session, key)
-        if plans.effective_tier(user.get("subscription"), policy) != plans.ELITE:
+        if plans.tier_of(user, policy) != plans.ELITE:
             raise AppError("plan_required", "Profile add-ons come with the Elite plan.", {"plan": plans.ELITE})
         stored: dict[str, Any] = {}
         if "resumeFileId" in changes:
@@ -97,4 +97,4 @@ async def shows_file(db: Database, file_id: ObjectId, policy: PlanPolicy) -> boo
     referring = db[users.COLLECTION].find(
         {"$or": [{f"{FIELD}.resumeFileId": str(file_id)}, {f"{FIELD}.portfolio.fileIds": str(file_id)}]}, {"subscription": 1}
     )
-    return any([plans.effective_tier(user.get("subscription"), policy) == plans.ELITE async for user in referring])
+    return any([plans.tier_of(user, policy) == plans.ELITE async for user in referring])

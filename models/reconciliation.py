@@ -18,7 +18,7 @@ from models import clock, payouts
 from models.db import Database
 from models.errors import AppError
 from models.ids import object_id
-from models.pages import page_of
+from models.pages import count, page_of
 
 ITEMS = "reconciliation_items"
 STATE = "reconciliation_state"
@@ -94,7 +94,7 @@ def _payout_id(transfer: dict[str, Any]) -> ObjectId | None:
 
 
 async def open_count(db: Database) -> int:
-    return await db[ITEMS].count_documents({"status": "open"})
+    return await count(db[ITEMS], {"status": "open"})
 
 
 async def listing(db: Database, *, status: str | None, page: int, limit: int) -> dict[str, Any]:

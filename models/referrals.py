@@ -19,8 +19,12 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from models import clock, ledger, users
 from models.db import Database
 from models.errors import AppError
+from models.pages import count
 
 REFERRED, REFERRER = "referred", "referrer"
+QUALIFIED = {"referral.qualifiedAt": {"$ne": None}}
+REFERRER_UNPAID = {"referral.referrerPaid": {"$ne": True}, "referral.referrerCapped": {"$ne": True}}
+"""A referred user whose referrer's reward may still be paid: not paid yet, and not refused by the referrer's cap."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,8 +89,7 @@ async def pay_waiting(db: Database, user_id: ObjectId, policy: ReferralPolicy) -
 
     async def work(session: AsyncClientSession) -> list[Rewarded]:
         paid = await _pay(db, session, user_id, policy)
-        unpaid = {"referral.qualifiedAt": {"$ne": None}, "referral.referrerPaid": {"$ne": True}, "referral.referrerCapped": {"$ne": True}}
-        waiting = db[users.COLLECTION].find({"referral.by": user_id, **unpaid}, {"_id": 1}, session=session)
+        waiting = db[users.COLLECTION].find({"referral.by": user_id, **QUALIFIED, **REFERRER_UNPAID}, {"_id": 1}, session=session)
         for referred in await waiting.to_list():
             paid += await _pay(db, session, referred["_id"], policy)
         return paid
@@ -96,7 +99,7 @@ async def pay_waiting(db: Database, user_id: ObjectId, policy: ReferralPolicy) -
 
 async def sweep(db: Database, policy: ReferralPolicy) -> list[Rewarded]:
     """Reconciliation: pay every qualified reward whose side is verified now (a missed verification moment)."""
-    unpaid = {"referral.qualifiedAt": {"$ne": None}, "$or": [{"referral.referredPaid": {"$ne": True}}, {"referral.referrerPaid": {"$ne": True}}]}
+    unpaid = QUALIFIED | {"$or": [{"referral.referredPaid": {"$ne": True}}, REFERRER_UNPAID]}
     paid: list[Rewarded] = []
     for referred in await db[users.COLLECTION].find(unpaid, {"_id": 1}).to_list():
         paid += await db.transaction(lambda session, referred_id=referred["_id"]: _pay(db, session, referred_id, policy))
@@ -145,8 +148,8 @@ async def _credit(
 
 async def summary(db: Database, user_id: str, public_url: str) -> dict[str, Any]:
     user = await users.get(db, user_id)
-    referred = await db[users.COLLECTION].count_documents({"referral.by": user["_id"]})
-    qualified = await db[users.COLLECTION].count_documents({"referral.by": user["_id"], "referral.qualifiedAt": {"$ne": None}})
+    referred = await count(db[users.COLLECTION], {"referral.by": user["_id"]})
+    qualified = await count(db[users.COLLECTION], {"referral.by": user["_id"], **QUALIFIED})
     return {
         "code": user["referralCode"],
         "link": f"{public_url.rstrip('/')}/r/{user['referralCode']}",

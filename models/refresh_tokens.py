@@ -6,8 +6,6 @@ means it was stolen (or replayed), so the whole family is revoked, and with it t
 session: the thief's and the owner's sessions both end.
 """
 
-import hashlib
-import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -15,7 +13,7 @@ from typing import Any
 from bson import ObjectId
 from pymongo.asynchronous.client_session import AsyncClientSession
 
-from models import clock
+from models import clock, secret_tokens
 from models.db import Database
 
 COLLECTION = "refresh_tokens"
@@ -29,10 +27,6 @@ class Used:
     reused_family: str | None = None
 
 
-def _digest(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
 async def ensure_indexes(db: Database) -> None:
     await db[COLLECTION].create_index("family")
     await db[COLLECTION].create_index("userId")
@@ -40,11 +34,11 @@ async def ensure_indexes(db: Database) -> None:
 
 
 async def issue(db: Database, session: AsyncClientSession, user_id: ObjectId, *, ttl_seconds: int, family: str) -> str:
-    token = secrets.token_urlsafe(32)
+    token, digest = secret_tokens.mint()
     now = clock.now()
     await db[COLLECTION].insert_one(
         {
-            "_id": _digest(token),
+            "_id": digest,
             "family": family,
             "userId": user_id,
             "createdAt": now,
@@ -59,7 +53,7 @@ async def issue(db: Database, session: AsyncClientSession, user_id: ObjectId, *,
 
 async def use(db: Database, session: AsyncClientSession, token: str) -> Used:
     """Mark a live token used; on reuse revoke its family. `Used.token` is None when the token must be refused."""
-    stored = await db[COLLECTION].find_one({"_id": _digest(token)}, session=session)
+    stored = await db[COLLECTION].find_one({"_id": secret_tokens.digest(token)}, session=session)
     if stored is None or stored["revoked"] or stored["expiresAt"] <= clock.now():
         return Used(None)
     claimed = await db[COLLECTION].update_one(
@@ -74,7 +68,7 @@ async def use(db: Database, session: AsyncClientSession, token: str) -> Used:
 
 
 async def family_of(db: Database, session: AsyncClientSession, token: str) -> str | None:
-    stored = await db[COLLECTION].find_one({"_id": _digest(token)}, {"family": 1}, session=session)
+    stored = await db[COLLECTION].find_one({"_id": secret_tokens.digest(token)}, {"family": 1}, session=session)
     return stored and stored["family"]
 
 

@@ -20,7 +20,7 @@ from typing import Any
 
 from bson import ObjectId
 
-from models import applications, boosts, clock, keywords, plans, profiles, roles, tasks, users
+from models import applications, boosts, clock, keywords, payout_accounts, plans, profiles, roles, tasks, users
 from models.db import Database
 from models.errors import AppError
 from models.pages import count, page_of, pagination
@@ -103,8 +103,8 @@ def task_rank(task: dict[str, Any], skill_keys: Iterable[str], now: datetime) ->
 def contractor_rank(user: dict[str, Any], wanted_keys: Iterable[str], policy: PlanPolicy) -> tuple[int, bool, bool, int]:
     """A contractor's sort key (ascending): more of the wanted tags among their skills, then Elite, then identity-verified,
     then more completed tasks."""
-    elite = plans.effective_tier(user.get("subscription"), policy) == plans.ELITE
-    verified = (user.get("payouts") or {}).get("status") == "verified"
+    elite = plans.tier_of(user, policy) == plans.ELITE
+    verified = payout_accounts.identity_verified(user)
     return -len(set(wanted_keys) & set(user.get("skillKeys", []))), not elite, not verified, -user.get("completedTasks", 0)
 
 
@@ -115,7 +115,7 @@ async def recommended(db: Database, contractor_id: str, *, page: int, limit: int
     `featuredUntil`, `status` + `rankedAt`), with the exclusions (own tasks, applied ones) applied here rather than as
     `$ne`/`$nin` conditions, and documents fetched by id one at a time (the embedded engine scans for `_id: {$in}`)."""
     user = await users.get(db, contractor_id)
-    skills = {skill.casefold(): skill for skill in reversed(user.get("skills", []))}
+    skills = {keywords.key(skill): skill for skill in reversed(user.get("skills", []))}
     applied = await _applied_tasks(db, user["_id"])
     now = clock.now()
     collection = db[tasks.COLLECTION]
@@ -189,7 +189,7 @@ async def contractors(
     items = []
     for user_id in [user["_id"] for user in found[(page - 1) * limit : page * limit]]:
         user = await db[users.COLLECTION].find_one({"_id": user_id})
-        matched = [skill for skill in user.get("skills", []) if skill.casefold() in wanted_keys]
+        matched = [skill for skill in user.get("skills", []) if keywords.key(skill) in wanted_keys]
         items.append(profiles.view(user, policy) | {"matchedSkills": matched})
     return {"users": items, "pagination": pagination(page, limit, len(found))}
 

@@ -20,6 +20,7 @@ from models.client_requests import ClientRequest
 from models.db import Database
 from models.errors import AppError
 from models.ids import object_id
+from models.pages import count
 from models.plans import PlanPolicy
 
 COLLECTION = "tasks"
@@ -85,7 +86,7 @@ async def backfill(db: Database) -> None:
     """Once, for data stored before ranking existed: tasks get `rankedAt` (their creation) and `tagKeys`, users their
     `completedTasks` count."""
     async for user in db[users.COLLECTION].find({"completedTasks": None}, {"_id": 1}):
-        completed = await db[COLLECTION].count_documents({"status": "completed", "$or": [{"ownerId": user["_id"]}, {"contractorId": user["_id"]}]})
+        completed = await count(db[COLLECTION], {"status": "completed", "$or": [{"ownerId": user["_id"]}, {"contractorId": user["_id"]}]})
         await db[users.COLLECTION].update_one({"_id": user["_id"]}, {"$set": {"completedTasks": completed}})
     async for task in db[COLLECTION].find({"rankedAt": None}, {"createdAt": 1, "tags": 1}):
         await db[COLLECTION].update_one({"_id": task["_id"]}, {"$set": {"rankedAt": task["createdAt"], "tagKeys": keywords.keys(task["tags"])}})
@@ -138,7 +139,7 @@ async def create(
 
 async def listings_of(db: Database, session: AsyncClientSession | None, owner_id: ObjectId) -> int:
     """Open listings: tasks the user owns that are not completed or cancelled."""
-    return await db[COLLECTION].count_documents({"ownerId": owner_id, "status": {"$in": list(CANCELLABLE)}}, session=session)
+    return await count(db[COLLECTION], {"ownerId": owner_id, "status": {"$in": list(CANCELLABLE)}}, session)
 
 
 async def partners_of(db: Database, session: AsyncClientSession | None, user_id: ObjectId) -> set[ObjectId]:
@@ -157,14 +158,14 @@ async def usage(db: Database, user_id: ObjectId) -> dict[str, int]:
 
 async def require_listing_room(db: Database, session: AsyncClientSession, owner_id: ObjectId, policy: PlanPolicy) -> None:
     owner = await plans.guard(db, session, owner_id)
-    plans.refuse_listing(plans.effective_tier(owner.get("subscription"), policy), await listings_of(db, session, owner_id), policy)
+    plans.refuse_listing(plans.tier_of(owner, policy), await listings_of(db, session, owner_id), policy)
 
 
 async def require_partner_room(db: Database, session: AsyncClientSession, customer_id: ObjectId, contractor_id: ObjectId, policy: PlanPolicy) -> None:
     """Both sides' partner limits, in the transaction that would make them trade (offer sent, offer accepted)."""
     for user_id, other in ((customer_id, contractor_id), (contractor_id, customer_id)):
         user = await plans.guard(db, session, user_id)
-        plans.refuse_partner(user_id, plans.effective_tier(user.get("subscription"), policy), await partners_of(db, session, user_id), other, policy)
+        plans.refuse_partner(user_id, plans.tier_of(user, policy), await partners_of(db, session, user_id), other, policy)
 
 
 async def get(db: Database, session: AsyncClientSession | None, task_id: str | ObjectId) -> dict[str, Any]:
